@@ -1,0 +1,713 @@
+/*
+ * conf — see config.h. The tables below are the single description of every key: parsing,
+ * defaults, bounds and `--help-config` are all derived from them.
+ */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { KEY_STRING, KEY_INT, KEY_ENUM };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t offset;			/* into struct conf_source */
+	long long min, max;		/* KEY_INT */
+	const char *def;		/* NULL = required */
+	const char *const *choices;	/* KEY_ENUM, index = stored value */
+	const char *help;
+};
+
+static const char *const mode_choices[] = { "poll", "logical", NULL };
+static const char *const on_error_choices[] = { "stop", "dead-letter", NULL };
+static const char *const on_publish_choices[] = { "mark", "delete", NULL };
+
+#define SRC(field) offsetof(struct conf_source, field)
+
+static const struct key source_keys[] = {
+	{ "name", KEY_STRING, SRC(name), 0, 0, NULL, NULL,
+	  "unique name of the source, used in logs, topics and metrics ([a-z0-9_-], 1-63 chars)" },
+	{ "dsn", KEY_STRING, SRC(dsn), 0, 0, NULL, NULL,
+	  "libpq connection string of the service database; ${VAR} and ${credential:NAME} expand" },
+	{ "mode", KEY_ENUM, SRC(mode), 0, 0, "poll", mode_choices,
+	  "capture mode: poll the outbox table, or logical decoding (not available yet)" },
+	{ "table", KEY_STRING, SRC(table), 0, 0, "public.outbox", NULL,
+	  "outbox table, optionally schema-qualified" },
+	{ "topic", KEY_STRING, SRC(topic), 0, 0, "outbox.event.{aggregate_type}", NULL,
+	  "topic template; {aggregate_type}, {event_type} and {source} are replaced per event" },
+	{ "dead_letter_topic", KEY_STRING, SRC(dead_letter_topic), 0, 0, "outbox.dlq.{source}", NULL,
+	  "topic template for events that cannot be published (on_error = \"dead-letter\")" },
+	{ "on_error", KEY_ENUM, SRC(on_error), 0, 0, "dead-letter", on_error_choices,
+	  "what to do with a row that cannot be published: send it to the dead-letter topic and mark "
+	  "it, or stop the source with an error naming the row (it retries later)" },
+	{ "on_publish", KEY_ENUM, SRC(on_publish), 0, 0, "mark", on_publish_choices,
+	  "after the broker acked a row: set its published_at, or delete it" },
+	{ "batch_size", KEY_INT, SRC(batch_size), 1, 100000, "1000", NULL,
+	  "rows read per query" },
+	{ "poll_interval_ms", KEY_INT, SRC(poll_interval_ms), 1, 3600000, "100", NULL,
+	  "how long to wait before polling again when the outbox had no new rows" },
+	{ "max_in_flight", KEY_INT, SRC(max_in_flight), 1, 10000000, "20000", NULL,
+	  "events sent but not yet acked, at most (bounds memory)" },
+	{ "max_in_flight_bytes", KEY_INT, SRC(max_in_flight_bytes), 1024, 1LL << 40, "67108864", NULL,
+	  "bytes of events sent but not yet acked, at most (bounds memory)" },
+	{ "standby_retry_ms", KEY_INT, SRC(standby_retry_ms), 10, 600000, "1000", NULL,
+	  "how often a standby instance tries to take over the outbox lock" },
+	{ "retry_backoff_max_ms", KEY_INT, SRC(retry_backoff_max_ms), 100, 3600000, "30000", NULL,
+	  "cap of the exponential backoff between reconnection attempts" },
+};
+
+#define N_SOURCE_KEYS (sizeof(source_keys) / sizeof(source_keys[0]))
+
+/* Default column names, and whether a table may lack the column ("" in `columns`). */
+static const struct {
+	const char *key;
+	int optional;
+	const char *help;
+} column_keys[COL__COUNT] = {
+	[COL_ID] = { "id", 0, "bigint, unique, capture order" },
+	[COL_EVENT_ID] = { "event_id", 1, "event id, sent as header event_id" },
+	[COL_AGGREGATE_TYPE] = { "aggregate_type", 0, "routes the topic" },
+	[COL_AGGREGATE_ID] = { "aggregate_id", 0, "the Kafka key" },
+	[COL_EVENT_TYPE] = { "event_type", 1, "sent as header event_type" },
+	[COL_SCHEMA_VERSION] = { "schema_version", 1, "sent as header schema_version" },
+	[COL_PAYLOAD] = { "payload", 0, "the record value (json, jsonb or text)" },
+	[COL_HEADERS] = { "headers", 1, "jsonb object of extra Kafka headers" },
+	[COL_CREATED_AT] = { "created_at", 1, "timestamptz, the record timestamp" },
+	[COL_PUBLISHED_AT] = { "published_at", 0, "timestamptz set after the broker acked the row" },
+	[COL_TXID] = { "txid", 1,
+		       "xid8 of the inserting transaction; lets the relay read in commit order" },
+};
+
+const char *
+conf_column_key(enum outbox_column col)
+{
+	return column_keys[col].key;
+}
+
+static void
+seterr(char *errstr, size_t size, const char *path, int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void
+seterr(char *errstr, size_t size, const char *path, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = line > 0 ? snprintf(errstr, size, "%s:%d: ", path, line)
+			 : snprintf(errstr, size, "%s: ", path);
+
+	if (n < 0 || (size_t)n >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errstr + n, size - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static int
+line_of(const config_setting_t *s)
+{
+	return (int)config_setting_source_line(s);
+}
+
+char *
+conf_expand_secrets(const char *value, char *errstr, size_t errstr_size)
+{
+	size_t cap = strlen(value) + 1, len = 0;
+	char *out = malloc(cap);
+	const char *p = value;
+
+	if (!out) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	while (*p) {
+		const char *repl = NULL;
+		char *file_buf = NULL;
+		size_t repl_len = 0;
+
+		if (p[0] == '$' && p[1] == '{') {
+			const char *end = strchr(p + 2, '}');
+			char name[256];
+			size_t nlen;
+
+			if (!end || (nlen = (size_t)(end - p - 2)) == 0 || nlen >= sizeof(name)) {
+				snprintf(errstr, errstr_size, "unterminated or empty \"${...}\" reference");
+				free(out);
+				return NULL;
+			}
+			memcpy(name, p + 2, nlen);
+			name[nlen] = '\0';
+			if (strncmp(name, "credential:", 11) == 0) {
+				const char *dir = getenv("CREDENTIALS_DIRECTORY");
+				char fpath[4096];
+				FILE *f;
+				long sz;
+
+				if (!dir) {
+					snprintf(errstr, errstr_size,
+						 "credential \"%s\" requested but CREDENTIALS_DIRECTORY is not set",
+						 name + 11);
+					free(out);
+					return NULL;
+				}
+				snprintf(fpath, sizeof(fpath), "%s/%s", dir, name + 11);
+				f = fopen(fpath, "rb");
+				if (!f || fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 ||
+				    fseek(f, 0, SEEK_SET) != 0 || !(file_buf = malloc((size_t)sz + 1)) ||
+				    fread(file_buf, 1, (size_t)sz, f) != (size_t)sz) {
+					snprintf(errstr, errstr_size, "could not read credential \"%s\": %s",
+						 name + 11, strerror(errno ? errno : EIO));
+					if (f)
+						fclose(f);
+					free(file_buf);
+					free(out);
+					return NULL;
+				}
+				fclose(f);
+				file_buf[sz] = '\0';
+				/* credential files usually end with a newline that is not part of it */
+				log_trim(file_buf);
+				repl = file_buf;
+			} else {
+				repl = getenv(name);
+				if (!repl) {
+					snprintf(errstr, errstr_size, "environment variable \"%s\" is not set",
+						 name);
+					free(out);
+					return NULL;
+				}
+			}
+			repl_len = strlen(repl);
+			p = end + 1;
+		} else {
+			repl = p;
+			repl_len = 1;
+			p++;
+		}
+		if (len + repl_len + 1 > cap) {
+			char *n;
+
+			cap = (len + repl_len + 1) * 2;
+			n = realloc(out, cap);
+			if (!n) {
+				free(file_buf);
+				free(out);
+				snprintf(errstr, errstr_size, "out of memory");
+				return NULL;
+			}
+			out = n;
+		}
+		memcpy(out + len, repl, repl_len);
+		len += repl_len;
+		free(file_buf);
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* A setting's value as text, for kafka properties (string, integer, float or boolean). */
+static int
+scalar_text(const config_setting_t *s, char *buf, size_t size)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		snprintf(buf, size, "%s", config_setting_get_string(s));
+		return 0;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		snprintf(buf, size, "%lld", (long long)config_setting_get_int64(s));
+		return 0;
+	case CONFIG_TYPE_FLOAT:
+		snprintf(buf, size, "%g", config_setting_get_float(s));
+		return 0;
+	case CONFIG_TYPE_BOOL:
+		snprintf(buf, size, "%s", config_setting_get_bool(s) ? "true" : "false");
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+valid_source_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+valid_identifier(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63 || !(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+set_key(struct conf_source *src, const struct key *k, const char *text, long long ival,
+	int from_file, const char *path, int line, char *errstr, size_t errstr_size)
+{
+	void *field = (char *)src + k->offset;
+
+	switch (k->type) {
+	case KEY_STRING: {
+		char *dup = strdup(text);
+
+		if (!dup) {
+			seterr(errstr, errstr_size, path, line, "out of memory");
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = dup;
+		return 0;
+	}
+	case KEY_INT:
+		if (!from_file)
+			ival = strtoll(text, NULL, 10);
+		if (ival < k->min || ival > k->max) {
+			seterr(errstr, errstr_size, path, line,
+			       "\"%s\" must be between %lld and %lld, not %lld", k->name, k->min,
+			       k->max, ival);
+			return -1;
+		}
+		*(long long *)field = ival;
+		return 0;
+	case KEY_ENUM:
+		for (int i = 0; k->choices[i]; i++) {
+			if (strcmp(k->choices[i], text) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		}
+		{
+			char list[256] = "";
+
+			for (int i = 0; k->choices[i]; i++) {
+				strncat(list, i ? ", \"" : "\"", sizeof(list) - strlen(list) - 1);
+				strncat(list, k->choices[i], sizeof(list) - strlen(list) - 1);
+				strncat(list, "\"", sizeof(list) - strlen(list) - 1);
+			}
+			seterr(errstr, errstr_size, path, line, "\"%s\" must be one of %s, not \"%s\"",
+			       k->name, list, text);
+		}
+		return -1;
+	}
+	return -1;
+}
+
+static int
+parse_columns(struct conf_source *src, const config_setting_t *grp, const char *path,
+	      char *errstr, size_t errstr_size)
+{
+	if (!config_setting_is_group(grp)) {
+		seterr(errstr, errstr_size, path, line_of(grp), "\"columns\" must be a group { ... }");
+		return -1;
+	}
+	for (int i = 0; i < config_setting_length(grp); i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int col = -1;
+
+		for (int c = 0; c < COL__COUNT; c++)
+			if (strcmp(column_keys[c].key, name) == 0)
+				col = c;
+		if (col < 0) {
+			seterr(errstr, errstr_size, path, line_of(s), "unknown column \"%s\" in \"columns\"",
+			       name);
+			return -1;
+		}
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			seterr(errstr, errstr_size, path, line_of(s), "column \"%s\" must be a string",
+			       name);
+			return -1;
+		}
+		const char *v = config_setting_get_string(s);
+
+		if (*v == '\0' && !column_keys[col].optional) {
+			seterr(errstr, errstr_size, path, line_of(s),
+			       "column \"%s\" is required and cannot be empty", name);
+			return -1;
+		}
+		if (*v != '\0' && !valid_identifier(v)) {
+			seterr(errstr, errstr_size, path, line_of(s),
+			       "column \"%s\": \"%s\" is not a plain identifier", name, v);
+			return -1;
+		}
+		free(src->columns[col]);
+		src->columns[col] = strdup(v);
+		if (!src->columns[col]) {
+			seterr(errstr, errstr_size, path, line_of(s), "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+parse_source(struct conf_source *src, const config_setting_t *grp, const char *path,
+	     char *errstr, size_t errstr_size)
+{
+	int line = line_of(grp);
+
+	src->line = line;
+	if (!config_setting_is_group(grp)) {
+		seterr(errstr, errstr_size, path, line, "each source must be a group { ... }");
+		return -1;
+	}
+	/* defaults first, so that every field is set even if the file leaves it out */
+	for (size_t k = 0; k < N_SOURCE_KEYS; k++)
+		if (source_keys[k].def &&
+		    set_key(src, &source_keys[k], source_keys[k].def, 0, 0, path, line, errstr,
+			    errstr_size) != 0)
+			return -1;
+	for (int c = 0; c < COL__COUNT; c++)
+		if (!(src->columns[c] = strdup(column_keys[c].key))) {
+			seterr(errstr, errstr_size, path, line, "out of memory");
+			return -1;
+		}
+
+	for (int i = 0; i < config_setting_length(grp); i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct key *k = NULL;
+
+		if (strcmp(name, "columns") == 0) {
+			if (parse_columns(src, s, path, errstr, errstr_size) != 0)
+				return -1;
+			continue;
+		}
+		for (size_t j = 0; j < N_SOURCE_KEYS; j++)
+			if (strcmp(source_keys[j].name, name) == 0)
+				k = &source_keys[j];
+		if (!k) {
+			seterr(errstr, errstr_size, path, line_of(s), "unknown key \"%s\" in source",
+			       name);
+			return -1;
+		}
+		if (k->type == KEY_INT) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT &&
+			    config_setting_type(s) != CONFIG_TYPE_INT64) {
+				seterr(errstr, errstr_size, path, line_of(s), "\"%s\" must be an integer",
+				       name);
+				return -1;
+			}
+			if (set_key(src, k, NULL, (long long)config_setting_get_int64(s), 1, path,
+				    line_of(s), errstr, errstr_size) != 0)
+				return -1;
+		} else {
+			if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+				seterr(errstr, errstr_size, path, line_of(s), "\"%s\" must be a string",
+				       name);
+				return -1;
+			}
+			if (set_key(src, k, config_setting_get_string(s), 0, 1, path, line_of(s),
+				    errstr, errstr_size) != 0)
+				return -1;
+		}
+	}
+
+	for (size_t k = 0; k < N_SOURCE_KEYS; k++) {
+		if (!source_keys[k].def &&
+		    !*(char **)((char *)src + source_keys[k].offset)) {
+			seterr(errstr, errstr_size, path, line, "source is missing required key \"%s\"",
+			       source_keys[k].name);
+			return -1;
+		}
+	}
+	if (!valid_source_name(src->name)) {
+		seterr(errstr, errstr_size, path, line,
+		       "source name \"%s\" must be 1-63 characters of a-z, 0-9, \"_\" or \"-\"",
+		       src->name);
+		return -1;
+	}
+	if (src->mode == SOURCE_MODE_LOGICAL) {
+		seterr(errstr, errstr_size, path, line,
+		       "source \"%s\": mode \"logical\" is not available in this version", src->name);
+		return -1;
+	}
+
+	/* the dsn may hold ${...} references: expand now so a missing secret fails at load */
+	{
+		char experr[256];
+		char *dsn = conf_expand_secrets(src->dsn, experr, sizeof(experr));
+
+		if (!dsn) {
+			seterr(errstr, errstr_size, path, line, "source \"%s\": dsn: %s", src->name,
+			       experr);
+			return -1;
+		}
+		free(src->dsn);
+		src->dsn = dsn;
+	}
+
+	/* split "schema.table" */
+	const char *dot = strchr(src->table, '.');
+
+	src->schema_name = dot ? strndup(src->table, (size_t)(dot - src->table)) : strdup("public");
+	src->table_name = strdup(dot ? dot + 1 : src->table);
+	if (!src->schema_name || !src->table_name) {
+		seterr(errstr, errstr_size, path, line, "out of memory");
+		return -1;
+	}
+	if (!valid_identifier(src->schema_name) || !valid_identifier(src->table_name)) {
+		seterr(errstr, errstr_size, path, line,
+		       "source \"%s\": table \"%s\" must be [schema.]table with plain identifiers",
+		       src->name, src->table);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_kafka(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t errstr_size)
+{
+	int n = config_setting_length(grp);
+
+	if (!config_setting_is_group(grp)) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp), "\"kafka\" must be a group { ... }");
+		return -1;
+	}
+	cfg->kafka_props = calloc((size_t)n + 1, sizeof(*cfg->kafka_props));
+	if (!cfg->kafka_props) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp), "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		char text[4096], experr[256];
+
+		if (scalar_text(s, text, sizeof(text)) != 0) {
+			seterr(errstr, errstr_size, cfg->path, line_of(s),
+			       "kafka property \"%s\" must be a string, number or boolean", name);
+			return -1;
+		}
+		char *value = conf_expand_secrets(text, experr, sizeof(experr));
+
+		if (!value) {
+			seterr(errstr, errstr_size, cfg->path, line_of(s), "kafka property \"%s\": %s",
+			       name, experr);
+			return -1;
+		}
+		if (strcmp(name, "brokers") == 0) {
+			free(cfg->brokers);
+			cfg->brokers = value;
+			continue;
+		}
+		struct conf_kafka_property *p = &cfg->kafka_props[cfg->n_kafka_props++];
+
+		p->value = value;
+		p->line = line_of(s);
+		p->name = strdup(name);
+		if (!p->name) {
+			seterr(errstr, errstr_size, cfg->path, line_of(s), "out of memory");
+			return -1;
+		}
+		for (char *c = p->name; *c; c++)
+			if (*c == '_')
+				*c = '.';
+	}
+	if (!cfg->brokers || !*cfg->brokers) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp),
+		       "\"kafka\" is missing required key \"brokers\"");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_log(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t errstr_size)
+{
+	if (!config_setting_is_group(grp)) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp), "\"log\" must be a group { ... }");
+		return -1;
+	}
+	for (int i = 0; i < config_setting_length(grp); i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		enum log_level lvl;
+
+		if (strcmp(config_setting_name(s), "level") != 0) {
+			seterr(errstr, errstr_size, cfg->path, line_of(s), "unknown key \"%s\" in \"log\"",
+			       config_setting_name(s));
+			return -1;
+		}
+		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    log_level_parse(config_setting_get_string(s), &lvl) != 0) {
+			seterr(errstr, errstr_size, cfg->path, line_of(s),
+			       "\"level\" must be one of \"debug\", \"info\", \"warning\", \"error\"");
+			return -1;
+		}
+		cfg->log_level = (int)lvl;
+	}
+	return 0;
+}
+
+struct conf *
+conf_load(const char *path, char *errstr, size_t errstr_size)
+{
+	config_t cf;
+	struct conf *cfg = calloc(1, sizeof(*cfg));
+	const config_setting_t *root, *s;
+
+	if (!cfg || !(cfg->path = strdup(path))) {
+		snprintf(errstr, errstr_size, "%s: out of memory", path);
+		free(cfg);
+		return NULL;
+	}
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->drain_timeout_ms = 30000;
+
+	config_init(&cf);
+	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			snprintf(errstr, errstr_size, "%s: could not read configuration file: %s", path,
+				 strerror(errno ? errno : ENOENT));
+		else
+			seterr(errstr, errstr_size,
+			       config_error_file(&cf) ? config_error_file(&cf) : path,
+			       config_error_line(&cf), "%s", config_error_text(&cf));
+		goto fail;
+	}
+
+	root = config_root_setting(&cf);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		s = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(s);
+
+		if (strcmp(name, "kafka") == 0) {
+			if (parse_kafka(cfg, s, errstr, errstr_size) != 0)
+				goto fail;
+		} else if (strcmp(name, "log") == 0) {
+			if (parse_log(cfg, s, errstr, errstr_size) != 0)
+				goto fail;
+		} else if (strcmp(name, "drain_timeout_ms") == 0) {
+			if ((config_setting_type(s) != CONFIG_TYPE_INT &&
+			     config_setting_type(s) != CONFIG_TYPE_INT64) ||
+			    config_setting_get_int64(s) < 0 || config_setting_get_int64(s) > 3600000) {
+				seterr(errstr, errstr_size, path, line_of(s),
+				       "\"drain_timeout_ms\" must be an integer between 0 and 3600000");
+				goto fail;
+			}
+			cfg->drain_timeout_ms = config_setting_get_int64(s);
+		} else if (strcmp(name, "sources") == 0) {
+			int n = config_setting_length(s);
+
+			if (!config_setting_is_list(s) || n == 0) {
+				seterr(errstr, errstr_size, path, line_of(s),
+				       "\"sources\" must be a non-empty list ( { ... }, ... )");
+				goto fail;
+			}
+			cfg->sources = calloc((size_t)n, sizeof(*cfg->sources));
+			if (!cfg->sources) {
+				seterr(errstr, errstr_size, path, line_of(s), "out of memory");
+				goto fail;
+			}
+			for (int j = 0; j < n; j++) {
+				cfg->n_sources++;
+				if (parse_source(&cfg->sources[j],
+						 config_setting_get_elem(s, (unsigned)j), path, errstr,
+						 errstr_size) != 0)
+					goto fail;
+				for (int k = 0; k < j; k++) {
+					if (strcmp(cfg->sources[k].name, cfg->sources[j].name) == 0) {
+						seterr(errstr, errstr_size, path, cfg->sources[j].line,
+						       "duplicate source name \"%s\" (first at line %d)",
+						       cfg->sources[j].name, cfg->sources[k].line);
+						goto fail;
+					}
+				}
+			}
+		} else {
+			seterr(errstr, errstr_size, path, line_of(s), "unknown key \"%s\"", name);
+			goto fail;
+		}
+	}
+	if (!cfg->brokers) {
+		seterr(errstr, errstr_size, path, 0, "missing required group \"kafka\" with \"brokers\"");
+		goto fail;
+	}
+	if (cfg->n_sources == 0) {
+		seterr(errstr, errstr_size, path, 0, "missing required list \"sources\"");
+		goto fail;
+	}
+	config_destroy(&cf);
+	return cfg;
+fail:
+	config_destroy(&cf);
+	conf_destroy(cfg);
+	return NULL;
+}
+
+void
+conf_destroy(struct conf *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		struct conf_source *src = &cfg->sources[i];
+
+		for (size_t k = 0; k < N_SOURCE_KEYS; k++)
+			if (source_keys[k].type == KEY_STRING)
+				free(*(char **)((char *)src + source_keys[k].offset));
+		free(src->schema_name);
+		free(src->table_name);
+		for (int c = 0; c < COL__COUNT; c++)
+			free(src->columns[c]);
+	}
+	free(cfg->sources);
+	for (size_t i = 0; i < cfg->n_kafka_props; i++) {
+		free(cfg->kafka_props[i].name);
+		free(cfg->kafka_props[i].value);
+	}
+	free(cfg->kafka_props);
+	free(cfg->brokers);
+	free(cfg->path);
+	free(cfg);
+}
+
+void
+conf_print_help(FILE *out)
+{
+	fprintf(out, "Configuration file reference (libconfig syntax)\n\n");
+	fprintf(out, "kafka = { ... }            required\n");
+	fprintf(out, "  brokers                  string, required: bootstrap servers \"host:port,...\"\n");
+	fprintf(out, "  <property>               any librdkafka producer property, \"_\" read as \".\"\n");
+	fprintf(out, "                           (e.g. linger_ms = 5; security_protocol = \"SASL_SSL\";)\n");
+	fprintf(out, "                           enable.idempotence and acks are fixed (true, all)\n");
+	fprintf(out, "log = { level = \"info\"; }  debug | info | warning | error\n");
+	fprintf(out, "drain_timeout_ms = 30000   bound on waiting for acks when stopping\n\n");
+	fprintf(out, "sources = ( { ... }, ... )  required, one pipeline each:\n");
+	for (size_t k = 0; k < N_SOURCE_KEYS; k++) {
+		const struct key *key = &source_keys[k];
+		char def[96];
+
+		if (!key->def)
+			snprintf(def, sizeof(def), "required");
+		else if (key->type == KEY_INT)
+			snprintf(def, sizeof(def), "default %s, %lld..%lld", key->def, key->min, key->max);
+		else
+			snprintf(def, sizeof(def), "default \"%s\"", key->def);
+		fprintf(out, "  %-22s %s; %s\n", key->name, def, key->help);
+	}
+	fprintf(out, "  columns = { ... }      map the outbox's columns to the table's own names:\n");
+	for (int c = 0; c < COL__COUNT; c++)
+		fprintf(out, "    %-20s default \"%s\"%s; %s\n", column_keys[c].key, column_keys[c].key,
+			column_keys[c].optional ? " (\"\" = absent)" : "", column_keys[c].help);
+}

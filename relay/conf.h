@@ -1,0 +1,98 @@
+/*
+ * conf — the relay's configuration file (libconfig syntax), parsed and validated in one place.
+ *
+ * Every accepted key lives in one table in config.c (name, type, bounds, default, help), which
+ * drives parsing, validation and `--help-config`. Unknown keys are errors. Every error names the
+ * file and line. Keys of the `kafka` group other than `brokers` are librdkafka properties with
+ * "_" read as "." (libconfig names cannot contain dots); they are checked by produce.c.
+ *
+ * String values of `dsn` and of kafka properties may refer to secrets kept outside the file:
+ * "${NAME}" is replaced by the environment variable NAME, "${credential:NAME}" by the contents of
+ * $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=). The expanded values are never logged.
+ */
+#ifndef OUTBOX_RELAY_CONF_H
+#define OUTBOX_RELAY_CONF_H
+
+#include <stdio.h>
+
+#include "log.h"
+
+enum source_mode { SOURCE_MODE_POLL = 0, SOURCE_MODE_LOGICAL };
+enum on_error { ON_ERROR_STOP = 0, ON_ERROR_DEAD_LETTER };
+enum on_publish { ON_PUBLISH_MARK = 0, ON_PUBLISH_DELETE };
+
+/* Logical outbox columns; config maps each to a column of the app's table. */
+enum outbox_column {
+	COL_ID = 0,
+	COL_EVENT_ID,
+	COL_AGGREGATE_TYPE,
+	COL_AGGREGATE_ID,
+	COL_EVENT_TYPE,
+	COL_SCHEMA_VERSION,
+	COL_PAYLOAD,
+	COL_HEADERS,
+	COL_CREATED_AT,
+	COL_PUBLISHED_AT,
+	COL_TXID,
+	COL__COUNT
+};
+
+struct conf_source {
+	char *name;
+	char *dsn;			/* secret: never logged */
+	int mode;			/* enum source_mode */
+	char *table;			/* as written, "schema.table" or "table" */
+	char *schema_name;		/* split from table; "public" when not given */
+	char *table_name;
+	char *topic;			/* template with {aggregate_type} {event_type} {source} */
+	char *dead_letter_topic;	/* template */
+	long long batch_size;
+	long long poll_interval_ms;
+	long long max_in_flight;
+	long long max_in_flight_bytes;
+	long long standby_retry_ms;
+	long long retry_backoff_max_ms;
+	int on_error;			/* enum on_error */
+	int on_publish;			/* enum on_publish */
+	char *columns[COL__COUNT];	/* column names; "" = the table has no such column */
+	int line;			/* where the source starts in the file */
+};
+
+struct conf_kafka_property {
+	char *name;	/* librdkafka spelling, with dots */
+	char *value;	/* may be a secret: never logged */
+	int line;
+};
+
+struct conf {
+	char *path;
+	char *brokers;
+	struct conf_kafka_property *kafka_props;
+	size_t n_kafka_props;
+	int log_level;			/* enum log_level */
+	long long drain_timeout_ms;	/* bound on waiting for acks at shutdown */
+	struct conf_source *sources;
+	size_t n_sources;
+};
+
+/*
+ * Reads and validates FILE. On success returns a config owned by the caller (conf_destroy).
+ * On failure returns NULL and writes "FILE:LINE: what is wrong" into errstr.
+ */
+struct conf *conf_load(const char *path, char *errstr, size_t errstr_size);
+
+void conf_destroy(struct conf *cfg);
+
+/* Name of a logical column ("aggregate_id", ...) as used in the `columns` group. */
+const char *conf_column_key(enum outbox_column col);
+
+/* Writes the reference of every key (from the same table that parses them) to out. */
+void conf_print_help(FILE *out);
+
+/*
+ * Expands "${NAME}" and "${credential:NAME}" in value. Returns a malloc'd string owned by the
+ * caller, or NULL with errstr naming the missing variable or file (never the value).
+ */
+char *conf_expand_secrets(const char *value, char *errstr, size_t errstr_size);
+
+#endif

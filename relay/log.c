@@ -1,0 +1,119 @@
+/*
+ * log — see log.h. Lines are formatted into one buffer and written with a single write(2) so
+ * that lines from concurrent pipeline threads never interleave.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int min_level = LOG_LEVEL_INFO;
+static int journal_format;
+
+static const struct {
+	const char *name;	/* config / command-line spelling */
+	const char *tag;	/* PostgreSQL-style tag on each line */
+	int syslog_priority;
+} levels[] = {
+	[LOG_LEVEL_DEBUG] = { "debug", "DEBUG", 7 },
+	[LOG_LEVEL_INFO] = { "info", "LOG", 6 },
+	[LOG_LEVEL_WARNING] = { "warning", "WARNING", 4 },
+	[LOG_LEVEL_ERROR] = { "error", "ERROR", 3 },
+	[LOG_LEVEL_FATAL] = { "fatal", "FATAL", 2 },
+};
+
+void
+log_set_level(enum log_level level)
+{
+	atomic_store_explicit(&min_level, (int)level, memory_order_relaxed);
+}
+
+int
+log_level_parse(const char *name, enum log_level *level)
+{
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcmp(name, levels[i].name) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+log_init(void)
+{
+	/* JOURNAL_STREAM is "dev:inode" of the stream systemd connected; only trust it when it is
+	 * still our stderr (a child of the service may have been redirected elsewhere). */
+	const char *js = getenv("JOURNAL_STREAM");
+	struct stat st;
+	unsigned long dev, ino;
+
+	if (js && sscanf(js, "%lu:%lu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long)st.st_dev == dev && (unsigned long)st.st_ino == ino)
+		journal_format = 1;
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[4096];
+	size_t len = 0;
+	va_list ap;
+	int n;
+
+	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed))
+		return;
+
+	if (journal_format) {
+		n = snprintf(line, sizeof(line), "<%d>%s:  ", levels[level].syslog_priority,
+			     levels[level].tag);
+	} else {
+		struct timeval tv;
+		struct tm tm;
+		char ts[32];
+
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s.%03d UTC [%d] %s:  ", ts,
+			     (int)(tv.tv_usec / 1000), (int)getpid(), levels[level].tag);
+	}
+	len = n > 0 ? (size_t)n : 0;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		len += (size_t)n < sizeof(line) - len - 1 ? (size_t)n : sizeof(line) - len - 2;
+	/* A message may carry newlines (libpq); keep the entry on one line. */
+	for (size_t i = 0; i < len; i++)
+		if (line[i] == '\n')
+			line[i] = ' ';
+	line[len++] = '\n';
+
+	ssize_t off = 0;
+	while ((size_t)off < len) {
+		ssize_t w = write(STDERR_FILENO, line + off, len - (size_t)off);
+		if (w <= 0)
+			break;
+		off += w;
+	}
+}
+
+char *
+log_trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}

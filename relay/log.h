@@ -1,0 +1,40 @@
+/*
+ * log — one line per message on stderr, in PostgreSQL's message style.
+ *
+ * Every thread logs through here. On a terminal or a plain file each line carries a timestamp,
+ * the pid and the level; under systemd (JOURNAL_STREAM set and pointing at our stderr) lines
+ * carry a "<N>" syslog priority prefix instead, which journald turns into the entry's priority.
+ */
+#ifndef OUTBOX_RELAY_LOG_H
+#define OUTBOX_RELAY_LOG_H
+
+enum log_level {
+	LOG_LEVEL_DEBUG = 0,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_FATAL
+};
+
+/* Sets the lowest level that is written. Thread-safe (a relaxed atomic). */
+void log_set_level(enum log_level level);
+
+/* Parses "debug", "info", "warning", "error"; returns 0 and fills *level, or -1. */
+int log_level_parse(const char *name, enum log_level *level);
+
+/* Decides between journald and plain format by looking at JOURNAL_STREAM. Call once at start. */
+void log_init(void);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_fatal(...) log_msg(LOG_LEVEL_FATAL, __VA_ARGS__)
+
+/* Removes trailing newlines and spaces in place (libpq messages end in "\n"); returns s. */
+char *log_trim(char *s);
+
+#endif

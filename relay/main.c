@@ -1,0 +1,292 @@
+/*
+ * main — the command line: parses arguments, loads the config and hands over to the modules.
+ * The only place that exits the process.
+ */
+#include <getopt.h>
+#include <libconfig.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "migrate.h"
+#include "pipeline.h"
+#include "produce.h"
+#include "route.h"
+
+#ifndef OUTBOX_RELAY_VERSION
+#define OUTBOX_RELAY_VERSION "0.1.0-dev"
+#endif
+
+/* sysexits.h values, spelled out so the meaning is visible here */
+#define EXIT_USAGE 64
+#define EXIT_UNAVAILABLE 69
+#define EXIT_SOFTWARE 70
+#define EXIT_CONFIG 78
+
+#define DEFAULT_CONFIG "/etc/outbox-relay/outbox-relay.conf"
+
+static volatile sig_atomic_t got_stop_signal;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	got_stop_signal = 1;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"outbox-relay relays events from PostgreSQL outbox tables to Kafka.\n"
+		"\n"
+		"Usage:\n"
+		"  outbox-relay run [-c FILE] [--log-level LEVEL]   relay until SIGTERM/SIGINT\n"
+		"  outbox-relay check-config [-c FILE]              validate a config and exit\n"
+		"  outbox-relay migrate --dsn DSN [options]         create or print the outbox table\n"
+		"  outbox-relay --help-config                       every configuration key\n"
+		"  outbox-relay --version                           version and linked libraries\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE      configuration file (default %s)\n"
+		"      --log-level LEVEL  debug, info, warning or error (overrides the file)\n"
+		"  -h, --help             this help\n"
+		"\n"
+		"Exit status: 0 ok, 64 usage error, 69 service unavailable, 70 internal error,\n"
+		"78 configuration error.\n",
+		DEFAULT_CONFIG);
+}
+
+static void
+version(void)
+{
+
+	printf("outbox-relay %s\n", OUTBOX_RELAY_VERSION);
+	printf("  libpq %d.%d\n", PQlibVersion() / 10000, PQlibVersion() % 100);
+	printf("  librdkafka %s\n", rd_kafka_version_str());
+	printf("  jansson %s\n", jansson_version_str());
+	printf("  libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
+	       LIBCONFIG_VER_REVISION);
+}
+
+/* Loads and fully checks a config file; prints the reason and returns NULL when it is bad. */
+static struct conf *
+load_checked(const char *path)
+{
+	char errstr[1024] = "";
+	struct conf *cfg = conf_load(path, errstr, sizeof(errstr));
+
+	if (!cfg) {
+		fprintf(stderr, "outbox-relay: %s\n", errstr);
+		return NULL;
+	}
+	if (produce_check_conf(cfg, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "outbox-relay: %s\n", errstr);
+		conf_destroy(cfg);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		char topic[ROUTE_TOPIC_MAX + 1], why[512];
+		const struct conf_source *src = &cfg->sources[i];
+
+		if (route_topic(src->dead_letter_topic, src->name, NULL, topic, why, sizeof(why)) != 0) {
+			fprintf(stderr, "outbox-relay: %s:%d: source \"%s\": dead_letter_topic: %s "
+				"(it may only use {source})\n", path, src->line, src->name, why);
+			conf_destroy(cfg);
+			return NULL;
+		}
+	}
+	return cfg;
+}
+
+static int
+cmd_run(const char *path, const char *level_override)
+{
+	struct conf *cfg = load_checked(path);
+	struct pipeline **pipes;
+	struct sigaction sa;
+	sigset_t block, old;
+	enum log_level lvl;
+	int rc = 0;
+
+	if (!cfg)
+		return EXIT_CONFIG;
+	log_set_level((enum log_level)cfg->log_level);
+	if (level_override) {
+		log_level_parse(level_override, &lvl);
+		log_set_level(lvl);
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);	/* reload comes with the systemd work; until then ignore */
+
+	/* Pipeline threads inherit a mask blocking the stop signals, so they are delivered to
+	 * this thread, which waits for them in sigsuspend without a race. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+
+	log_info("outbox-relay %s starting with %zu source(s) from \"%s\"", OUTBOX_RELAY_VERSION,
+		 cfg->n_sources, path);
+	pipes = calloc(cfg->n_sources, sizeof(*pipes));
+	if (!pipes) {
+		log_fatal("out of memory");
+		conf_destroy(cfg);
+		return EXIT_SOFTWARE;
+	}
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		char errstr[512] = "";
+
+		pipes[i] = pipeline_start(cfg, i, errstr, sizeof(errstr));
+		if (!pipes[i]) {
+			log_fatal("source \"%s\": %s", cfg->sources[i].name, errstr);
+			rc = EXIT_SOFTWARE;
+			got_stop_signal = 1;
+			break;
+		}
+	}
+	while (!got_stop_signal)
+		sigsuspend(&old);
+	log_info("stopping: waiting for events in flight (at most %lld ms)", cfg->drain_timeout_ms);
+	pipeline_request_stop();
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		pipeline_join(pipes[i]);
+	free(pipes);
+	conf_destroy(cfg);
+	log_info("stopped");
+	return rc;
+}
+
+static int
+cmd_check_config(const char *path)
+{
+	struct conf *cfg = load_checked(path);
+
+	if (!cfg)
+		return EXIT_CONFIG;
+	printf("%s: ok, %zu source(s)\n", path, cfg->n_sources);
+	conf_destroy(cfg);
+	return 0;
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dsn", required_argument, NULL, 'd' },
+		{ "schema", required_argument, NULL, 's' },
+		{ "table", required_argument, NULL, 't' },
+		{ "print", no_argument, NULL, 'p' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dsn = NULL, *schema = "public", *table = "outbox";
+	int print = 0, dry_run = 0, c, rc;
+	char errstr[1024] = "", *expanded;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dsn = optarg; break;
+		case 's': schema = optarg; break;
+		case 't': table = optarg; break;
+		case 'p': print = 1; break;
+		case 'n': dry_run = 1; break;
+		case 'h': fputs(migrate_usage(), stdout); return 0;
+		default: fputs(migrate_usage(), stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "outbox-relay migrate: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (print) {
+		rc = migrate_render(schema, table, 0, stdout, errstr, sizeof(errstr));
+		if (rc != 0)
+			fprintf(stderr, "outbox-relay migrate: %s\n", errstr);
+		return rc == 0 ? 0 : rc == MIGRATE_EINVAL ? EXIT_USAGE : EXIT_SOFTWARE;
+	}
+	if (!dsn) {
+		fprintf(stderr, "outbox-relay migrate: --dsn is required (or --print)\n");
+		return EXIT_USAGE;
+	}
+	if (!(expanded = conf_expand_secrets(dsn, errstr, sizeof(errstr)))) {
+		fprintf(stderr, "outbox-relay migrate: --dsn: %s\n", errstr);
+		return EXIT_USAGE;
+	}
+	rc = migrate_apply(expanded, schema, table, dry_run, stdout, errstr, sizeof(errstr));
+	free(expanded);
+	if (rc != 0)
+		fprintf(stderr, "outbox-relay migrate: %s\n", errstr);
+	return rc == 0 ? 0 : rc == MIGRATE_EINVAL ? EXIT_USAGE :
+	       rc == MIGRATE_EDB ? EXIT_UNAVAILABLE : EXIT_SOFTWARE;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "help-config", no_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = DEFAULT_CONFIG, *level = NULL, *cmd;
+	enum log_level lvl;
+	int c;
+
+	log_init();
+	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+		return cmd_migrate(argc - 1, argv + 1);
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'l':
+			if (log_level_parse(optarg, &lvl) != 0) {
+				fprintf(stderr, "outbox-relay: --log-level must be debug, info, warning "
+					"or error, not \"%s\"\n", optarg);
+				return EXIT_USAGE;
+			}
+			level = optarg;
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'H': conf_print_help(stdout); return 0;
+		case 'V': version(); return 0;
+		default:
+			fprintf(stderr, "Try \"outbox-relay --help\".\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	if (optind + 1 < argc) {
+		fprintf(stderr, "outbox-relay: unexpected argument \"%s\"\n", argv[optind + 1]);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(path, level);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(path);
+	fprintf(stderr, "outbox-relay: unknown command \"%s\"\nTry \"outbox-relay --help\".\n", cmd);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,431 @@
+/*
+ * pipeline — see pipeline.h.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ackwin.h"
+#include "log.h"
+#include "poll.h"
+#include "produce.h"
+#include "route.h"
+
+#define MARK_BATCH 4096		/* ids per UPDATE */
+#define BROKER_CHECK_TIMEOUT_MS 5000
+#define PROGRESS_LOG_SECONDS 30
+
+static atomic_int stop_requested;
+static pthread_mutex_t stop_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+
+struct pipeline {
+	pthread_t thread;
+	const struct conf *cfg;
+	const struct conf_source *src;
+	struct poll_source *ps;
+	struct ackwin *win;
+	struct producer *prod;
+	struct route_result route;
+	char dlq_topic[ROUTE_TOPIC_MAX + 1];
+	long long ids[MARK_BATCH];
+	unsigned long long published, dead_lettered;	/* rows marked, this process */
+	int standby_logged;
+};
+
+enum session_end { SESSION_STOPPED, SESSION_RETRY };
+
+static int
+stopping(void)
+{
+	return atomic_load(&stop_requested);
+}
+
+void
+pipeline_request_stop(void)
+{
+	pthread_mutex_lock(&stop_mutex);
+	atomic_store(&stop_requested, 1);
+	pthread_cond_broadcast(&stop_cond);
+	pthread_mutex_unlock(&stop_mutex);
+}
+
+/* Waits ms milliseconds, or less when a stop is requested. */
+static void
+wait_or_stop(long long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&stop_mutex);
+	while (!stopping())
+		if (pthread_cond_timedwait(&stop_cond, &stop_mutex, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&stop_mutex);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Marks the acked head of the window (all = every acked slot, once nothing is in flight).
+ * Returns 0, or -1 when the database refused (the session must end).
+ */
+static int
+checkpoint(struct pipeline *p, int all)
+{
+	char errstr[1024];
+	size_t n;
+
+	do {
+		n = all ? ackwin_take_all_acked(p->win, p->ids, MARK_BATCH)
+			: ackwin_take_acked(p->win, p->ids, MARK_BATCH);
+		if (n && poll_mark(p->ps, p->ids, n, errstr, sizeof(errstr)) != 0) {
+			log_error("source \"%s\": %s", p->src->name, errstr);
+			return -1;
+		}
+		p->published += n;
+	} while (n == MARK_BATCH);
+	return 0;
+}
+
+/*
+ * Serves delivery reports and marks until nothing is in flight or the deadline passes.
+ * Returns 0 when the window drained, -1 otherwise.
+ */
+static int
+drain(struct pipeline *p, long long deadline_ms)
+{
+	while (ackwin_in_flight(p->win) > 0 && now_ms() < deadline_ms) {
+		produce_poll(p->prod, 100);
+		if (checkpoint(p, 0) != 0)
+			return -1;
+	}
+	return ackwin_in_flight(p->win) == 0 ? 0 : -1;
+}
+
+/*
+ * Applies on_error to a row that cannot be published. seq is the row's window slot if it already
+ * has one (Kafka refused the record), else 0. Returns 0 when the row was handed to the
+ * dead-letter topic (its slot settles with that delivery), -1 when the session must end
+ * (on_error = "stop", or the dead letter could not be sent; the slot is then settled as failed).
+ */
+static int
+poison(struct pipeline *p, const struct outbox_event *ev, const char *why, uint64_t seq)
+{
+	char errstr[512];
+	enum produce_result r;
+
+	if (p->src->on_error == ON_ERROR_STOP) {
+		log_error("source \"%s\": row %lld of %s.%s cannot be published: %s; the source stops "
+			  "before it (on_error = \"stop\"); fix or remove the row", p->src->name,
+			  ev->id, p->src->schema_name, p->src->table_name, why);
+		if (seq)
+			ackwin_settle(p->win, seq, 0);
+		return -1;
+	}
+	log_warning("source \"%s\": row %lld of %s.%s cannot be published: %s; sending it to "
+		    "dead-letter topic \"%s\"", p->src->name, ev->id, p->src->schema_name,
+		    p->src->table_name, why, p->dlq_topic);
+	if (!seq)
+		seq = ackwin_push(p->win, ev->id, ev->payload_len);
+	while ((r = produce_send_dead_letter(p->prod, p->dlq_topic, ev, why, seq, errstr,
+					     sizeof(errstr))) == PRODUCE_QUEUE_FULL)
+		produce_poll(p->prod, 10);
+	if (r != PRODUCE_OK) {
+		ackwin_settle(p->win, seq, 0);
+		log_error("source \"%s\": row %lld could not be sent to dead-letter topic \"%s\": %s",
+			  p->src->name, ev->id, p->dlq_topic, errstr);
+		return -1;
+	}
+	p->dead_lettered++;
+	return 0;
+}
+
+/*
+ * Routes and sends the rows of the last fetch. Returns 0, or -1 when the session must end
+ * (a poison row under "stop", a fatal producer error).
+ */
+static int
+send_rows(struct pipeline *p, int nrows)
+{
+	char errstr[512];
+
+	for (int i = 0; i < nrows; i++) {
+		struct outbox_event ev;
+		enum produce_result r;
+		uint64_t seq;
+
+		poll_row(p->ps, i, &ev);
+		if (route_event(p->src->topic, p->src->name, &ev, &p->route, errstr, sizeof(errstr)) !=
+		    0) {
+			if (poison(p, &ev, errstr, 0) != 0)
+				return -1;
+			continue;
+		}
+		/* the caller sized the fetch to the window's free count; bytes may still run out */
+		while (!ackwin_has_room(p->win, ev.payload_len)) {
+			produce_poll(p->prod, 10);
+			if (checkpoint(p, 0) != 0)
+				return -1;
+		}
+		seq = ackwin_push(p->win, ev.id, ev.payload_len);
+		while ((r = produce_send(p->prod, &p->route, &ev, seq, errstr, sizeof(errstr))) ==
+		       PRODUCE_QUEUE_FULL)
+			produce_poll(p->prod, 10);
+		if (r == PRODUCE_OK)
+			continue;
+		if (r == PRODUCE_FATAL) {
+			ackwin_settle(p->win, seq, 0);
+			log_error("source \"%s\": kafka producer failed: %s", p->src->name, errstr);
+			return -1;
+		}
+		/* refused before it left (too large, ...): the row is poison, its slot goes to the
+		 * dead letter */
+		if (poison(p, &ev, errstr, seq) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Waits until this instance holds the outbox lock. Returns 0 when active, -1 to end the session. */
+static int
+become_active(struct pipeline *p)
+{
+	char errstr[1024];
+
+	for (;;) {
+		int got = poll_try_lock(p->ps, errstr, sizeof(errstr));
+
+		if (got < 0) {
+			log_error("source \"%s\": %s", p->src->name, errstr);
+			return -1;
+		}
+		if (got)
+			return 0;
+		if (!p->standby_logged) {
+			log_info("source \"%s\": standby: another instance holds the lock of %s.%s; "
+				 "taking over when it goes away", p->src->name, p->src->schema_name,
+				 p->src->table_name);
+			p->standby_logged = 1;
+		}
+		wait_or_stop(p->src->standby_retry_ms);
+		if (stopping())
+			return -1;
+	}
+}
+
+/* Waits until a broker answers. Returns 0, or -1 when stopping. */
+static int
+reach_brokers(struct pipeline *p)
+{
+	char errstr[512];
+	long long backoff = 500;
+
+	while (produce_check_brokers(p->prod, BROKER_CHECK_TIMEOUT_MS, errstr, sizeof(errstr)) != 0) {
+		log_warning("source \"%s\": could not reach Kafka brokers \"%s\": %s; retrying in %lld ms",
+			    p->src->name, p->cfg->brokers, errstr, backoff);
+		wait_or_stop(backoff);
+		if (stopping())
+			return -1;
+		backoff = backoff * 2 > p->src->retry_backoff_max_ms ? p->src->retry_backoff_max_ms
+								      : backoff * 2;
+	}
+	return 0;
+}
+
+/* The steady state: read, send, mark, until stopped or something fails. */
+static enum session_end
+run_active(struct pipeline *p)
+{
+	char errstr[1024];
+	long long next_progress = now_ms() + PROGRESS_LOG_SECONDS * 1000;
+	unsigned long long last_published = p->published;
+	int rewinding = 0;
+
+	while (!stopping()) {
+		int nrows = 0;
+
+		produce_poll(p->prod, 0);
+		if (produce_failed(p->prod, errstr, sizeof(errstr)))
+			return SESSION_RETRY;
+		if (checkpoint(p, 0) != 0)
+			return SESSION_RETRY;
+
+		if (ackwin_head_failed(p->win) && !rewinding) {
+			log_warning("source \"%s\": an event was not acked; sending everything unmarked "
+				    "again once the events in flight are settled", p->src->name);
+			rewinding = 1;
+		}
+		if (rewinding) {
+			if (ackwin_in_flight(p->win) > 0) {
+				produce_poll(p->prod, 100);
+				continue;
+			}
+			if (checkpoint(p, 1) != 0)
+				return SESSION_RETRY;
+			poll_rewind(p->ps);
+			rewinding = 0;
+		}
+
+		size_t room = p->src->max_in_flight - ackwin_count(p->win);
+
+		if (room > 0) {
+			nrows = poll_fetch(p->ps, room < (size_t)p->src->batch_size ? room
+						  : (size_t)p->src->batch_size,
+					   ackwin_count(p->win) == 0, errstr, sizeof(errstr));
+			if (nrows < 0) {
+				log_error("source \"%s\": %s", p->src->name, errstr);
+				return SESSION_RETRY;
+			}
+			if (send_rows(p, nrows) != 0) {
+				drain(p, now_ms() + p->cfg->drain_timeout_ms);
+				return SESSION_RETRY;
+			}
+		}
+		if (nrows == 0)
+			/* idle, or the window is full: wait for delivery reports (returns on the
+			 * first) or until it is time to poll again */
+			produce_poll(p->prod, room > 0 ? (int)p->src->poll_interval_ms : 100);
+
+		if (now_ms() >= next_progress) {
+			if (p->published != last_published)
+				log_info("source \"%s\": %llu events published so far (%llu dead-lettered), "
+					 "%zu in flight", p->src->name, p->published, p->dead_lettered,
+					 ackwin_count(p->win));
+			last_published = p->published;
+			next_progress = now_ms() + PROGRESS_LOG_SECONDS * 1000;
+		}
+	}
+
+	/* stop requested: no more reading; settle and mark what is in flight */
+	if (drain(p, now_ms() + p->cfg->drain_timeout_ms) != 0)
+		log_warning("source \"%s\": %zu events were still in flight after %lld ms; they stay "
+			    "unpublished and will be sent again", p->src->name,
+			    ackwin_in_flight(p->win), p->cfg->drain_timeout_ms);
+	checkpoint(p, 0);
+	return SESSION_STOPPED;
+}
+
+/* One connection's lifetime: connect, take the lock, relay. */
+static enum session_end
+session(struct pipeline *p)
+{
+	char errstr[1024];
+	enum session_end end = SESSION_RETRY;
+
+	p->win = ackwin_new((size_t)p->src->max_in_flight, (size_t)p->src->max_in_flight_bytes);
+	if (!p->win) {
+		log_error("source \"%s\": out of memory", p->src->name);
+		return SESSION_RETRY;
+	}
+	p->prod = produce_new(p->cfg, p->src, p->win, errstr, sizeof(errstr));
+	if (!p->prod) {
+		log_error("source \"%s\": %s", p->src->name, errstr);
+		goto out;
+	}
+	if (poll_connect(p->ps, errstr, sizeof(errstr)) != 0) {
+		log_error("source \"%s\": could not connect to database at %s: %s", p->src->name,
+			  poll_server(p->ps), errstr);
+		goto out;
+	}
+	if (become_active(p) != 0)
+		goto out;
+	log_info("source \"%s\": active: relaying %s.%s at %s to Kafka", p->src->name,
+		 p->src->schema_name, p->src->table_name, poll_server(p->ps));
+	p->standby_logged = 0;
+	if (reach_brokers(p) != 0)
+		goto out;
+	end = run_active(p);
+out:
+	if (stopping())
+		end = SESSION_STOPPED;
+	produce_destroy(p->prod);
+	p->prod = NULL;
+	poll_disconnect(p->ps);
+	ackwin_destroy(p->win);
+	p->win = NULL;
+	return end;
+}
+
+static void *
+pipeline_main(void *arg)
+{
+	struct pipeline *p = arg;
+	long long backoff = 100;
+
+	while (!stopping()) {
+		long long started = now_ms();
+
+		if (session(p) == SESSION_STOPPED)
+			break;
+		/* a session that ran a while was healthy: start the backoff over */
+		if (now_ms() - started > p->src->retry_backoff_max_ms)
+			backoff = 100;
+		log_info("source \"%s\": retrying in %lld ms", p->src->name, backoff);
+		wait_or_stop(backoff);
+		backoff = backoff * 2 > p->src->retry_backoff_max_ms ? p->src->retry_backoff_max_ms
+								      : backoff * 2;
+	}
+	log_info("source \"%s\": stopped; %llu events published (%llu dead-lettered)", p->src->name,
+		 p->published, p->dead_lettered);
+	return NULL;
+}
+
+struct pipeline *
+pipeline_start(const struct conf *cfg, size_t index, char *errstr, size_t errstr_size)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	p->cfg = cfg;
+	p->src = &cfg->sources[index];
+	if (route_topic(p->src->dead_letter_topic, p->src->name, NULL, p->dlq_topic, errstr,
+			errstr_size) != 0 ||
+	    !(p->ps = poll_new(p->src))) {
+		if (!p->ps && !errstr[0])
+			snprintf(errstr, errstr_size, "out of memory");
+		free(p);
+		return NULL;
+	}
+	if ((err = pthread_create(&p->thread, NULL, pipeline_main, p)) != 0) {
+		snprintf(errstr, errstr_size, "could not start thread: %s", strerror(err));
+		poll_destroy(p->ps);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+pipeline_join(struct pipeline *p)
+{
+	if (!p)
+		return;
+	pthread_join(p->thread, NULL);
+	poll_destroy(p->ps);
+	route_result_free(&p->route);
+	free(p);
+}

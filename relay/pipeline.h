@@ -1,0 +1,39 @@
+/*
+ * pipeline — one source's whole path, on its own thread:
+ *
+ *   capture (poll.c) -> route (route.c) -> produce (produce.c) -> ack window (ackwin.c)
+ *   -> checkpoint (poll_mark)
+ *
+ * A pipeline owns its database connection and its Kafka producer. Every failure it can recover
+ * from (database or broker unreachable, connection lost, producer failure, a poison row under
+ * on_error = "stop") ends the current session; the pipeline then retries with capped exponential
+ * backoff and never affects the other sources. A new session forgets everything that was in
+ * flight and starts again from the unpublished rows, so nothing is lost; events that were sent
+ * but not yet marked are sent again, with the same event_id.
+ */
+#ifndef OUTBOX_RELAY_PIPELINE_H
+#define OUTBOX_RELAY_PIPELINE_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+struct pipeline;
+
+/*
+ * Starts the pipeline of cfg->sources[index] on a new thread. cfg is borrowed and must outlive
+ * the pipeline. Returns NULL with errstr if the thread could not be started.
+ */
+struct pipeline *pipeline_start(const struct conf *cfg, size_t index, char *errstr,
+				size_t errstr_size);
+
+/*
+ * Asks every pipeline to stop: stop reading, wait (up to drain_timeout_ms) for the acks of what
+ * is in flight, mark what was acked. Safe to call from any thread, not from a signal handler.
+ */
+void pipeline_request_stop(void);
+
+/* Waits for the pipeline's thread to end, then frees it. NULL: no-op. */
+void pipeline_join(struct pipeline *p);
+
+#endif

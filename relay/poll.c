@@ -1,0 +1,424 @@
+/*
+ * poll — see poll.h.
+ */
+#include "poll.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct poll_source {
+	const struct conf_source *src;
+	PGconn *conn;
+	PGresult *rows;		/* the last fetch */
+	char qualified[160];	/* "schema"."table" */
+	char lock_name[160];	/* text hashed into the advisory lock key */
+	char server[300];
+	int has_txid;
+	int locked;
+
+	/* commit-order passes (has_txid): rows visible in snap_new and not in snap_old */
+	char *snap_old;		/* NULL = nothing read yet: every unpublished row qualifies */
+	char *snap_new;		/* NULL = the next fetch starts a pass */
+	/* both modes: ids already read within the current pass are below the cursor */
+	long long cursor;
+	int pass_done;		/* fallback mode: the last fetch reached the end of the table */
+
+	char *idbuf;		/* "{1,2,3}" for poll_mark */
+	size_t idbuf_cap;
+};
+
+struct poll_source *
+poll_new(const struct conf_source *src)
+{
+	struct poll_source *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	ps->src = src;
+	snprintf(ps->qualified, sizeof(ps->qualified), "\"%s\".\"%s\"", src->schema_name,
+		 src->table_name);
+	snprintf(ps->lock_name, sizeof(ps->lock_name), "outbox-relay:%s.%s", src->schema_name,
+		 src->table_name);
+	return ps;
+}
+
+void
+poll_destroy(struct poll_source *ps)
+{
+	if (!ps)
+		return;
+	poll_disconnect(ps);
+	free(ps->idbuf);
+	free(ps);
+}
+
+void
+poll_rewind(struct poll_source *ps)
+{
+	free(ps->snap_old);
+	free(ps->snap_new);
+	ps->snap_old = ps->snap_new = NULL;
+	ps->cursor = 0;
+	ps->pass_done = 1;
+}
+
+void
+poll_disconnect(struct poll_source *ps)
+{
+	PQclear(ps->rows);
+	ps->rows = NULL;
+	if (ps->conn)
+		PQfinish(ps->conn);
+	ps->conn = NULL;
+	ps->locked = 0;
+	poll_rewind(ps);
+}
+
+const char *
+poll_server(const struct poll_source *ps)
+{
+	return ps->server;
+}
+
+static int
+fail(struct poll_source *ps, PGresult *res, const char *what, char *errstr, size_t errstr_size)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(ps->conn));
+	if (!msg[0])
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(ps->conn));
+	snprintf(errstr, errstr_size, "%s: %s", what, log_trim(msg));
+	PQclear(res);
+	return -1;
+}
+
+/* The select-list expression of a logical column, or NULL::text when the table lacks it. */
+static void
+column_expr(const struct conf_source *src, enum outbox_column col, int present, char *out,
+	    size_t size)
+{
+	const char *name = src->columns[col];
+
+	if (!present || !*name)
+		snprintf(out, size, "NULL::text");
+	else if (col == COL_ID)
+		snprintf(out, size, "\"%s\"", name);
+	else if (col == COL_CREATED_AT)
+		snprintf(out, size, "(extract(epoch from \"%s\") * 1000)::int8", name);
+	else
+		snprintf(out, size, "\"%s\"::text", name);
+}
+
+/* Field order of the fetch queries; poll_row reads them by these positions. */
+static const enum outbox_column fetch_fields[] = {
+	COL_ID, COL_EVENT_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE,
+	COL_SCHEMA_VERSION, COL_PAYLOAD, COL_HEADERS, COL_CREATED_AT,
+};
+#define N_FETCH_FIELDS (sizeof(fetch_fields) / sizeof(fetch_fields[0]))
+
+/*
+ * Looks up the table's columns and decides which mapped ones exist: a missing required column is
+ * an error, a missing optional one a warning (the relay does without it).
+ */
+static int
+check_columns(struct poll_source *ps, int present[COL__COUNT], char *errstr, size_t errstr_size)
+{
+	const struct conf_source *src = ps->src;
+	const char *params[1] = { ps->qualified };
+	PGresult *res = PQexecParams(ps->conn,
+				     "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) "
+				     "AND attnum > 0 AND NOT attisdropped",
+				     1, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return fail(ps, res, "could not read the outbox table's columns", errstr, errstr_size);
+	if (PQntuples(res) == 0) {
+		snprintf(errstr, errstr_size,
+			 "table %s.%s does not exist (create it with \"outbox-relay migrate\")",
+			 src->schema_name, src->table_name);
+		PQclear(res);
+		return -1;
+	}
+	for (int c = 0; c < COL__COUNT; c++) {
+		present[c] = 0;
+		for (int r = 0; r < PQntuples(res); r++)
+			if (*src->columns[c] && strcmp(PQgetvalue(res, r, 0), src->columns[c]) == 0)
+				present[c] = 1;
+		if (present[c] || !*src->columns[c])
+			continue;
+		if (c == COL_ID || c == COL_AGGREGATE_TYPE || c == COL_AGGREGATE_ID ||
+		    c == COL_PAYLOAD || (c == COL_PUBLISHED_AT && src->on_publish == ON_PUBLISH_MARK)) {
+			snprintf(errstr, errstr_size,
+				 "table %s.%s has no column \"%s\" (mapped from columns.%s)",
+				 src->schema_name, src->table_name, src->columns[c],
+				 conf_column_key((enum outbox_column)c));
+			PQclear(res);
+			return -1;
+		}
+		if (c == COL_TXID)
+			log_warning("source \"%s\": table %s.%s has no column \"%s\"; reading in id order, "
+				    "so a row that commits late may be published after newer rows of "
+				    "its aggregate", src->name, src->schema_name, src->table_name,
+				    src->columns[c]);
+		else if (c != COL_PUBLISHED_AT)
+			log_warning("source \"%s\": table %s.%s has no column \"%s\"; events are sent "
+				    "without it", src->name, src->schema_name, src->table_name,
+				    src->columns[c]);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+prepare(struct poll_source *ps, const char *name, const char *sql, char *errstr,
+	size_t errstr_size)
+{
+	PGresult *res = PQprepare(ps->conn, name, sql, 0, NULL);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return fail(ps, res, "could not prepare the outbox queries", errstr, errstr_size);
+	PQclear(res);
+	return 0;
+}
+
+static int
+exec_simple(struct poll_source *ps, const char *sql, char *errstr, size_t errstr_size)
+{
+	PGresult *res = PQexec(ps->conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		return fail(ps, res, "could not set up the session", errstr, errstr_size);
+	PQclear(res);
+	return 0;
+}
+
+int
+poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
+{
+	const struct conf_source *src = ps->src;
+	/* later entries win: the dsn (expanded as dbname) overrides these defaults */
+	const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
+	char appname[96];
+	const char *vals[] = { "10", appname, src->dsn, NULL };
+	int present[COL__COUNT];
+	char select[2048], expr[160], sql[4096];
+	size_t len = 0;
+
+	poll_disconnect(ps);
+	snprintf(appname, sizeof(appname), "outbox-relay/%s", src->name);
+	ps->conn = PQconnectdbParams(keys, vals, 1);
+	if (!ps->conn) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	snprintf(ps->server, sizeof(ps->server), "%s:%s",
+		 PQhost(ps->conn) ? PQhost(ps->conn) : "?", PQport(ps->conn) ? PQport(ps->conn) : "?");
+	if (PQstatus(ps->conn) != CONNECTION_OK) {
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(ps->conn));
+		snprintf(errstr, errstr_size, "%s", log_trim(msg));
+		return -1;
+	}
+	/* Marks are idempotent hints: losing the last few in a database crash only re-sends
+	 * those events, so they need not wait for the WAL flush. */
+	if (exec_simple(ps, "SET synchronous_commit = off", errstr, errstr_size) != 0)
+		return -1;
+	if (check_columns(ps, present, errstr, errstr_size) != 0)
+		return -1;
+	ps->has_txid = present[COL_TXID];
+
+	for (size_t f = 0; f < N_FETCH_FIELDS; f++) {
+		column_expr(src, fetch_fields[f], present[fetch_fields[f]], expr, sizeof(expr));
+		len += (size_t)snprintf(select + len, sizeof(select) - len, "%s%s", f ? ", " : "", expr);
+	}
+	const char *unpublished_col = src->columns[COL_PUBLISHED_AT];
+	char unpublished[128] = "TRUE";
+
+	if (present[COL_PUBLISHED_AT])
+		snprintf(unpublished, sizeof(unpublished), "\"%s\" IS NULL", unpublished_col);
+
+	if (ps->has_txid)
+		snprintf(sql, sizeof(sql),
+			 "SELECT %s FROM %s WHERE %s AND \"%s\" > $1 "
+			 "AND pg_visible_in_snapshot(\"%s\", $2::pg_snapshot) "
+			 "AND ($3::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(\"%s\", $3::pg_snapshot)) "
+			 "ORDER BY \"%s\" LIMIT $4",
+			 select, ps->qualified, unpublished, src->columns[COL_ID], src->columns[COL_TXID],
+			 src->columns[COL_TXID], src->columns[COL_ID]);
+	else
+		snprintf(sql, sizeof(sql),
+			 "SELECT %s FROM %s WHERE %s AND \"%s\" > $1 ORDER BY \"%s\" LIMIT $2",
+			 select, ps->qualified, unpublished, src->columns[COL_ID], src->columns[COL_ID]);
+	if (prepare(ps, "fetch", sql, errstr, errstr_size) != 0)
+		return -1;
+
+	if (src->on_publish == ON_PUBLISH_DELETE)
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE \"%s\" = ANY($1::int8[])",
+			 ps->qualified, src->columns[COL_ID]);
+	else
+		snprintf(sql, sizeof(sql),
+			 "UPDATE %s SET \"%s\" = now() WHERE \"%s\" = ANY($1::int8[]) AND \"%s\" IS NULL",
+			 ps->qualified, unpublished_col, src->columns[COL_ID], unpublished_col);
+	if (prepare(ps, "mark", sql, errstr, errstr_size) != 0)
+		return -1;
+	poll_rewind(ps);
+	return 0;
+}
+
+int
+poll_try_lock(struct poll_source *ps, char *errstr, size_t errstr_size)
+{
+	const char *params[1] = { ps->lock_name };
+	PGresult *res;
+	int got;
+
+	if (ps->locked)
+		return 1;
+	res = PQexecParams(ps->conn, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1, NULL,
+			   params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return fail(ps, res, "could not take the outbox lock", errstr, errstr_size);
+	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	ps->locked = got;
+	return got;
+}
+
+static int
+take_snapshot(struct poll_source *ps, char *errstr, size_t errstr_size)
+{
+	PGresult *res = PQexec(ps->conn, "SELECT pg_current_snapshot()::text");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return fail(ps, res, "could not take a snapshot", errstr, errstr_size);
+	free(ps->snap_new);
+	ps->snap_new = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!ps->snap_new) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+poll_fetch(struct poll_source *ps, size_t max_rows, int window_empty, char *errstr,
+	   size_t errstr_size)
+{
+	char cursor[32], limit[32];
+	const char *params[4];
+	int nparams, n;
+	PGresult *res;
+
+	PQclear(ps->rows);
+	ps->rows = NULL;
+
+	if (ps->has_txid) {
+		if (!ps->snap_new) {
+			if (take_snapshot(ps, errstr, errstr_size) != 0)
+				return -1;
+			ps->cursor = 0;
+		}
+	} else if (ps->pass_done) {
+		/* a rescan from the start would read the in-flight rows again: only when idle */
+		if (!window_empty)
+			return 0;
+		ps->cursor = 0;
+		ps->pass_done = 0;
+	}
+
+	snprintf(cursor, sizeof(cursor), "%lld", ps->cursor);
+	snprintf(limit, sizeof(limit), "%zu", max_rows);
+	params[0] = cursor;
+	if (ps->has_txid) {
+		params[1] = ps->snap_new;
+		params[2] = ps->snap_old;
+		params[3] = limit;
+		nparams = 4;
+	} else {
+		params[1] = limit;
+		nparams = 2;
+	}
+	res = PQexecPrepared(ps->conn, "fetch", nparams, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return fail(ps, res, "could not read the outbox", errstr, errstr_size);
+	ps->rows = res;
+	n = PQntuples(res);
+	if (n > 0)
+		ps->cursor = strtoll(PQgetvalue(res, n - 1, 0), NULL, 10);
+	if ((size_t)n < max_rows) {
+		/* this pass is complete */
+		if (ps->has_txid) {
+			free(ps->snap_old);
+			ps->snap_old = ps->snap_new;
+			ps->snap_new = NULL;
+		} else {
+			ps->pass_done = 1;
+		}
+	}
+	return n;
+}
+
+static const char *
+field(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+void
+poll_row(const struct poll_source *ps, int i, struct outbox_event *ev)
+{
+	const PGresult *r = ps->rows;
+	const char *created;
+
+	ev->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+	ev->event_id = field(r, i, 1);
+	ev->aggregate_type = field(r, i, 2);
+	ev->aggregate_id = field(r, i, 3);
+	ev->event_type = field(r, i, 4);
+	ev->schema_version = field(r, i, 5);
+	ev->payload = field(r, i, 6);
+	ev->payload_len = ev->payload ? (size_t)PQgetlength(r, i, 6) : 0;
+	ev->headers = field(r, i, 7);
+	created = field(r, i, 8);
+	ev->created_at_ms = created ? strtoll(created, NULL, 10) : 0;
+}
+
+int
+poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errstr,
+	  size_t errstr_size)
+{
+	const char *params[1];
+	size_t need = 3 + n * 21, len = 0;
+	PGresult *res;
+
+	if (n == 0)
+		return 0;
+	if (need > ps->idbuf_cap) {
+		char *b = realloc(ps->idbuf, need);
+
+		if (!b) {
+			snprintf(errstr, errstr_size, "out of memory");
+			return -1;
+		}
+		ps->idbuf = b;
+		ps->idbuf_cap = need;
+	}
+	ps->idbuf[len++] = '{';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(ps->idbuf + len, need - len, "%s%lld", i ? "," : "", ids[i]);
+	ps->idbuf[len++] = '}';
+	ps->idbuf[len] = '\0';
+	params[0] = ps->idbuf;
+	res = PQexecPrepared(ps->conn, "mark", 1, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return fail(ps, res, "could not mark published rows", errstr, errstr_size);
+	PQclear(res);
+	return 0;
+}

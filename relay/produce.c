@@ -1,0 +1,324 @@
+/*
+ * produce — see produce.h.
+ */
+#include "produce.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct producer {
+	rd_kafka_t *rk;
+	struct ackwin *win;
+	const char *source;
+	const char *brokers;
+	uint64_t acked;
+	time_t last_unreachable_log;
+	int fatal;
+	char fatal_msg[512];
+};
+
+/* Properties whose value the relay's guarantees depend on; the config may not change them. */
+static const struct {
+	const char *name;
+	const char *value;
+	const char *const allowed[3];
+	const char *why;
+} fixed_props[] = {
+	{ "enable.idempotence", "true", { "true", NULL }, "retries must not reorder events" },
+	{ "acks", "all", { "all", "-1", NULL }, "an event is only acked once it is replicated" },
+	{ "request.required.acks", "all", { "all", "-1", NULL },
+	  "an event is only acked once it is replicated" },
+};
+
+static void
+kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	const char *src = rd_kafka_opaque(rk) ? ((struct producer *)rd_kafka_opaque(rk))->source : "";
+	enum log_level lvl = level <= 3 ? LOG_LEVEL_ERROR :
+			     level <= 5 ? LOG_LEVEL_WARNING :
+			     level == 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+
+	/* librdkafka reports connection trouble both here and through error_cb; keep one */
+	if (lvl >= LOG_LEVEL_WARNING && lvl < LOG_LEVEL_ERROR)
+		lvl = LOG_LEVEL_DEBUG;
+	log_msg(lvl, "source \"%s\": kafka %s: %s", src, fac, buf);
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct producer *p = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char buf[512];
+		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+
+		p->fatal = 1;
+		snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s: %s", rd_kafka_err2name(orig), buf);
+		log_error("source \"%s\": kafka producer failed: %s", p->source, p->fatal_msg);
+		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+	    err == RD_KAFKA_RESP_ERR__RESOLVE) {
+		time_t now = time(NULL);
+
+		/* librdkafka repeats this on every reconnect attempt; once every 10 s is plenty */
+		if (now - p->last_unreachable_log >= 10) {
+			p->last_unreachable_log = now;
+			log_warning("source \"%s\": could not reach Kafka brokers \"%s\": %s; retrying",
+				    p->source, p->brokers, reason);
+		}
+		return;
+	}
+	log_warning("source \"%s\": kafka: %s: %s", p->source,
+		    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void
+delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct producer *p = opaque;
+	uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+
+	(void)rk;
+	if (m->err) {
+		log_warning("source \"%s\": delivery to topic \"%s\" failed: %s", p->source,
+			    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+		ackwin_settle(p->win, seq, 0);
+		return;
+	}
+	p->acked++;
+	ackwin_settle(p->win, seq, 1);
+}
+
+/* Builds a librdkafka conf from the relay's defaults, cfg's properties and the fixed ones. */
+static rd_kafka_conf_t *
+build_conf(const struct conf *cfg, const struct conf_source *src, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	char buf[512], client_id[128], qmax[32];
+
+	snprintf(client_id, sizeof(client_id), "outbox-relay-%s", src ? src->name : "check");
+	/* the ack window is the bound on buffered events; librdkafka's queue must not be smaller */
+	snprintf(qmax, sizeof(qmax), "%lld",
+		 src && src->max_in_flight * 2 > 100000 ? src->max_in_flight * 2 : 100000LL);
+	const char *defaults[][2] = {
+		{ "bootstrap.servers", cfg->brokers },
+		{ "client.id", client_id },
+		{ "partitioner", "murmur2_random" },
+		{ "linger.ms", "5" },
+		{ "queue.buffering.max.messages", qmax },
+		{ "enable.idempotence", "true" },
+		{ "acks", "all" },
+	};
+
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		if (rd_kafka_conf_set(kc, defaults[i][0], defaults[i][1], buf, sizeof(buf)) !=
+		    RD_KAFKA_CONF_OK) {
+			snprintf(errstr, errstr_size, "%s: kafka property \"%s\": %s", cfg->path,
+				 defaults[i][0], buf);
+			rd_kafka_conf_destroy(kc);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_kafka_props; i++) {
+		const struct conf_kafka_property *kp = &cfg->kafka_props[i];
+
+		for (size_t f = 0; f < sizeof(fixed_props) / sizeof(fixed_props[0]); f++) {
+			int ok = 0;
+
+			if (strcmp(kp->name, fixed_props[f].name) != 0)
+				continue;
+			for (int a = 0; fixed_props[f].allowed[a]; a++)
+				ok |= strcmp(kp->value, fixed_props[f].allowed[a]) == 0;
+			if (!ok) {
+				snprintf(errstr, errstr_size,
+					 "%s:%d: kafka property \"%s\" must stay \"%s\": %s", cfg->path,
+					 kp->line, kp->name, fixed_props[f].value, fixed_props[f].why);
+				rd_kafka_conf_destroy(kc);
+				return NULL;
+			}
+		}
+		if (rd_kafka_conf_set(kc, kp->name, kp->value, buf, sizeof(buf)) != RD_KAFKA_CONF_OK) {
+			/* librdkafka's message may quote the value; property values can be secrets,
+			 * so only name the property */
+			snprintf(errstr, errstr_size, "%s:%d: kafka property \"%s\" is %s", cfg->path,
+				 kp->line, kp->name,
+				 strstr(buf, "No such configuration property") ? "unknown"
+									      : "not valid");
+			rd_kafka_conf_destroy(kc);
+			return NULL;
+		}
+	}
+	return kc;
+}
+
+int
+produce_check_conf(const struct conf *cfg, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *kc = build_conf(cfg, NULL, errstr, errstr_size);
+
+	if (!kc)
+		return -1;
+	rd_kafka_conf_destroy(kc);
+	return 0;
+}
+
+struct producer *
+produce_new(const struct conf *cfg, const struct conf_source *src, struct ackwin *win,
+	    char *errstr, size_t errstr_size)
+{
+	struct producer *p = calloc(1, sizeof(*p));
+	rd_kafka_conf_t *kc;
+	char buf[512];
+
+	if (!p) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	p->win = win;
+	p->source = src->name;
+	p->brokers = cfg->brokers;
+	if (!(kc = build_conf(cfg, src, errstr, errstr_size))) {
+		free(p);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(kc, p);
+	rd_kafka_conf_set_dr_msg_cb(kc, delivery_cb);
+	rd_kafka_conf_set_error_cb(kc, error_cb);
+	rd_kafka_conf_set_log_cb(kc, kafka_log_cb);
+	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, buf, sizeof(buf));
+	if (!p->rk) {
+		snprintf(errstr, errstr_size, "could not create Kafka producer: %s", buf);
+		rd_kafka_conf_destroy(kc);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+produce_destroy(struct producer *p)
+{
+	if (!p)
+		return;
+	/* whatever is still queued or in flight is dropped: its rows stay unmarked and are sent
+	 * again by the next session; delivery reports for them settle nothing */
+	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(p->rk, 0);
+	rd_kafka_destroy(p->rk);
+	free(p);
+}
+
+int
+produce_check_brokers(struct producer *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+
+	if (err) {
+		snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(err));
+		return -1;
+	}
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}
+
+static enum produce_result
+classify(struct producer *p, rd_kafka_resp_err_t err, char *errstr, size_t errstr_size)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return PRODUCE_OK;
+	case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+		return PRODUCE_QUEUE_FULL;
+	case RD_KAFKA_RESP_ERR__FATAL:
+		snprintf(errstr, errstr_size, "%s", p->fatal_msg[0] ? p->fatal_msg : "fatal error");
+		return PRODUCE_FATAL;
+	default:
+		snprintf(errstr, errstr_size, "Kafka refused the record: %s", rd_kafka_err2str(err));
+		return PRODUCE_REJECTED;
+	}
+}
+
+enum produce_result
+produce_send(struct producer *p, const struct route_result *r, const struct outbox_event *ev,
+	     uint64_t seq, char *errstr, size_t errstr_size)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->n_headers);
+	rd_kafka_resp_err_t err;
+
+	for (size_t i = 0; i < r->n_headers; i++)
+		rd_kafka_header_add(hdrs, r->headers[i].name, -1, r->headers[i].value,
+				    r->headers[i].value ? (ssize_t)r->headers[i].value_len : 0);
+	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(r->topic),
+				RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
+				RD_KAFKA_V_VALUE((void *)ev->payload, ev->payload ? ev->payload_len : 0),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
+				RD_KAFKA_V_HEADERS(hdrs),
+				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+	if (err)
+		rd_kafka_headers_destroy(hdrs);	/* ownership passes only on success */
+	return classify(p, err, errstr, errstr_size);
+}
+
+enum produce_result
+produce_send_dead_letter(struct producer *p, const char *topic, const struct outbox_event *ev,
+			 const char *error, uint64_t seq, char *errstr, size_t errstr_size)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
+	rd_kafka_resp_err_t err;
+	char id[32];
+	size_t key_len = ev->aggregate_id ? strlen(ev->aggregate_id) : 0;
+
+	snprintf(id, sizeof(id), "%lld", ev->id);
+	rd_kafka_header_add(hdrs, "error", -1, error, -1);
+	rd_kafka_header_add(hdrs, "source", -1, p->source, -1);
+	rd_kafka_header_add(hdrs, "outbox_id", -1, id, -1);
+	if (ev->event_id)
+		rd_kafka_header_add(hdrs, "event_id", -1, ev->event_id, -1);
+	if (ev->event_type)
+		rd_kafka_header_add(hdrs, "event_type", -1, ev->event_type, -1);
+	if (ev->aggregate_type)
+		rd_kafka_header_add(hdrs, "aggregate_type", -1, ev->aggregate_type, -1);
+	if (ev->aggregate_id)
+		rd_kafka_header_add(hdrs, "aggregate_id", -1, ev->aggregate_id, -1);
+	if (ev->headers)
+		rd_kafka_header_add(hdrs, "headers", -1, ev->headers, -1);
+	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+				RD_KAFKA_V_KEY(key_len ? ev->aggregate_id : NULL, key_len),
+				RD_KAFKA_V_VALUE((void *)ev->payload, ev->payload ? ev->payload_len : 0),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
+				RD_KAFKA_V_HEADERS(hdrs),
+				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+	if (err)
+		rd_kafka_headers_destroy(hdrs);
+	return classify(p, err, errstr, errstr_size);
+}
+
+void
+produce_poll(struct producer *p, int timeout_ms)
+{
+	rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int
+produce_failed(struct producer *p, char *errstr, size_t errstr_size)
+{
+	if (p->fatal)
+		snprintf(errstr, errstr_size, "%s", p->fatal_msg);
+	return p->fatal;
+}
+
+uint64_t
+produce_acked_count(const struct producer *p)
+{
+	return p->acked;
+}

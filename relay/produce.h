@@ -1,0 +1,77 @@
+/*
+ * produce — the pipeline's Kafka producer: one librdkafka idempotent producer per source.
+ *
+ * Each routed event becomes one record (key = aggregate id, value = payload, headers from route)
+ * whose delivery report settles the event's slot in the ack window. The settings that carry the
+ * guarantees are fixed: enable.idempotence=true (retries never reorder or duplicate within a
+ * partition), acks=all, and the murmur2_random partitioner (keys land where Java producers put
+ * them). Every other librdkafka property comes from the `kafka` group of the config.
+ *
+ * Threading: everything here runs on the owning pipeline's thread, including the delivery report
+ * and error callbacks (served by produce_poll). librdkafka's log callback may run on its own
+ * threads; it only calls the thread-safe log module.
+ */
+#ifndef OUTBOX_RELAY_PRODUCE_H
+#define OUTBOX_RELAY_PRODUCE_H
+
+#include <stdint.h>
+
+#include "ackwin.h"
+#include "conf.h"
+#include "event.h"
+#include "route.h"
+
+struct producer;
+
+enum produce_result {
+	PRODUCE_OK = 0,
+	PRODUCE_QUEUE_FULL,	/* transient: serve delivery reports and try again */
+	PRODUCE_REJECTED,	/* this record can never be sent (too large, ...): poison */
+	PRODUCE_FATAL		/* the producer is unusable: the pipeline restarts it */
+};
+
+/*
+ * Checks every kafka property of cfg against librdkafka without connecting anywhere.
+ * Returns 0, or -1 with errstr "FILE:LINE: ..." naming the property.
+ */
+int produce_check_conf(const struct conf *cfg, char *errstr, size_t errstr_size);
+
+/*
+ * Creates the producer of source src; its delivery reports settle slots of win (not owned).
+ * Returns NULL with errstr on failure.
+ */
+struct producer *produce_new(const struct conf *cfg, const struct conf_source *src,
+			     struct ackwin *win, char *errstr, size_t errstr_size);
+
+/* Purges what is still queued (those events are simply not marked) and destroys. NULL: no-op. */
+void produce_destroy(struct producer *p);
+
+/* Asks the cluster for metadata: 0 when a broker answered within timeout_ms, else -1 + errstr. */
+int produce_check_brokers(struct producer *p, int timeout_ms, char *errstr, size_t errstr_size);
+
+/*
+ * Sends one routed event, its delivery report settling window slot seq. On PRODUCE_REJECTED
+ * or PRODUCE_FATAL errstr says why; the slot must then be settled by the caller.
+ */
+enum produce_result produce_send(struct producer *p, const struct route_result *r,
+				 const struct outbox_event *ev, uint64_t seq, char *errstr,
+				 size_t errstr_size);
+
+/*
+ * Sends ev to the dead-letter topic with headers naming the error, the source and the row;
+ * the key is the aggregate id when there is one. Same results as produce_send.
+ */
+enum produce_result produce_send_dead_letter(struct producer *p, const char *topic,
+					     const struct outbox_event *ev, const char *error,
+					     uint64_t seq, char *errstr, size_t errstr_size);
+
+/* Serves delivery reports and errors for up to timeout_ms (returns early when one arrives). */
+void produce_poll(struct producer *p, int timeout_ms);
+
+/* Whether librdkafka raised a fatal error; errstr gets its text. */
+int produce_failed(struct producer *p, char *errstr, size_t errstr_size);
+
+/* Events acked, and failed, since the producer was created. */
+uint64_t produce_acked_count(const struct producer *p);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * route — see route.h.
+ */
+#include "route.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const reserved_headers[] = {
+	"event_id", "event_type", "aggregate_type", "schema_version", NULL
+};
+
+static int
+topic_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+/* Appends n bytes of s to the topic being built, checking Kafka's rules for topic names. */
+static int
+topic_append(char *out, size_t *len, const char *s, size_t n, char *errstr, size_t errstr_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!topic_char_ok(s[i])) {
+			snprintf(errstr, errstr_size,
+				 "topic would contain \"%c\"; Kafka topics allow only [a-zA-Z0-9._-]",
+				 s[i]);
+			return -1;
+		}
+		if (*len >= ROUTE_TOPIC_MAX) {
+			snprintf(errstr, errstr_size, "topic would be longer than %d characters",
+				 ROUTE_TOPIC_MAX);
+			return -1;
+		}
+		out[(*len)++] = s[i];
+	}
+	return 0;
+}
+
+int
+route_topic(const char *tmpl, const char *source, const struct outbox_event *ev, char *out,
+	    char *errstr, size_t errstr_size)
+{
+	size_t len = 0;
+	const char *p = tmpl;
+
+	while (*p) {
+		const char *end, *val;
+		size_t n;
+
+		if (*p != '{') {
+			if (topic_append(out, &len, p, 1, errstr, errstr_size) != 0)
+				return -1;
+			p++;
+			continue;
+		}
+		if (!(end = strchr(p, '}'))) {
+			snprintf(errstr, errstr_size, "topic template \"%s\" has an unclosed \"{\"", tmpl);
+			return -1;
+		}
+		n = (size_t)(end - p - 1);
+		if (n == 14 && strncmp(p + 1, "aggregate_type", n) == 0)
+			val = ev ? ev->aggregate_type : NULL;
+		else if (n == 10 && strncmp(p + 1, "event_type", n) == 0)
+			val = ev ? ev->event_type : NULL;
+		else if (n == 6 && strncmp(p + 1, "source", n) == 0)
+			val = source;
+		else {
+			snprintf(errstr, errstr_size, "topic template \"%s\" has unknown placeholder \"%.*s\"",
+				 tmpl, (int)(n + 2), p);
+			return -1;
+		}
+		if (!val || !*val) {
+			snprintf(errstr, errstr_size, "%.*s is empty, so no topic can be chosen", (int)n,
+				 p + 1);
+			return -1;
+		}
+		if (topic_append(out, &len, val, strlen(val), errstr, errstr_size) != 0)
+			return -1;
+		p = end + 1;
+	}
+	out[len] = '\0';
+	if (len == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0) {
+		snprintf(errstr, errstr_size, "topic \"%s\" is not a valid Kafka topic name", out);
+		return -1;
+	}
+	return 0;
+}
+
+static struct route_header *
+add_header(struct route_result *res, const char *name, const char *value, size_t value_len)
+{
+	struct route_header *h;
+
+	if (res->n_headers == res->cap_headers) {
+		size_t cap = res->cap_headers ? res->cap_headers * 2 : 8;
+		struct route_header *n = realloc(res->headers, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		res->headers = n;
+		res->cap_headers = cap;
+	}
+	h = &res->headers[res->n_headers++];
+	h->name = name;
+	h->value = value;
+	h->value_len = value_len;
+	return h;
+}
+
+static int
+add_row_headers(struct route_result *res, const char *text, char *errstr, size_t errstr_size)
+{
+	json_error_t jerr;
+	json_t *obj = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	const char *name;
+	json_t *v;
+
+	if (!obj) {
+		snprintf(errstr, errstr_size, "headers are not valid JSON: %s", jerr.text);
+		return -1;
+	}
+	res->json = obj;
+	if (!json_is_object(obj)) {
+		snprintf(errstr, errstr_size, "headers must be a JSON object of name to value");
+		return -1;
+	}
+	json_object_foreach(obj, name, v) {
+		struct route_header *h;
+
+		if (*name == '\0') {
+			snprintf(errstr, errstr_size, "headers contain an empty header name");
+			return -1;
+		}
+		for (int i = 0; reserved_headers[i]; i++) {
+			if (strcmp(name, reserved_headers[i]) == 0) {
+				snprintf(errstr, errstr_size,
+					 "headers must not set \"%s\", which the relay sets itself", name);
+				return -1;
+			}
+		}
+		if (!(h = add_header(res, name, NULL, 0))) {
+			snprintf(errstr, errstr_size, "out of memory");
+			return -1;
+		}
+		switch (json_typeof(v)) {
+		case JSON_STRING:
+			h->value = json_string_value(v);
+			h->value_len = json_string_length(v);
+			break;
+		case JSON_INTEGER:
+			h->value_len = (size_t)snprintf(h->num, sizeof(h->num), "%" JSON_INTEGER_FORMAT,
+							json_integer_value(v));
+			h->value = h->num;
+			break;
+		case JSON_REAL:
+			h->value_len = (size_t)snprintf(h->num, sizeof(h->num), "%.17g",
+							json_real_value(v));
+			h->value = h->num;
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			h->value = json_is_true(v) ? "true" : "false";
+			h->value_len = strlen(h->value);
+			break;
+		case JSON_NULL:
+			break;
+		default:
+			snprintf(errstr, errstr_size,
+				 "header \"%s\" has a nested value; header values must be strings, "
+				 "numbers, booleans or null", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+route_event(const char *tmpl, const char *source, const struct outbox_event *ev,
+	    struct route_result *res, char *errstr, size_t errstr_size)
+{
+	route_result_clear(res);
+
+	if (!ev->aggregate_id || !*ev->aggregate_id) {
+		snprintf(errstr, errstr_size, "aggregate_id is empty, so the event has no key");
+		return -1;
+	}
+	if (route_topic(tmpl, source, ev, res->topic, errstr, errstr_size) != 0)
+		return -1;
+
+	if ((ev->event_id && !add_header(res, "event_id", ev->event_id, strlen(ev->event_id))) ||
+	    (ev->event_type && !add_header(res, "event_type", ev->event_type, strlen(ev->event_type))) ||
+	    (ev->aggregate_type &&
+	     !add_header(res, "aggregate_type", ev->aggregate_type, strlen(ev->aggregate_type))) ||
+	    (ev->schema_version &&
+	     !add_header(res, "schema_version", ev->schema_version, strlen(ev->schema_version)))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	if (ev->headers && add_row_headers(res, ev->headers, errstr, errstr_size) != 0)
+		return -1;
+	return 0;
+}
+
+void
+route_result_clear(struct route_result *res)
+{
+	res->n_headers = 0;
+	res->topic[0] = '\0';
+	if (res->json) {
+		json_decref(res->json);
+		res->json = NULL;
+	}
+}
+
+void
+route_result_free(struct route_result *res)
+{
+	route_result_clear(res);
+	free(res->headers);
+	res->headers = NULL;
+	res->cap_headers = 0;
+}
