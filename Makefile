@@ -8,7 +8,7 @@
 #   make bench           drain benchmark (tests/bench)
 #   make deps            install build and test dependencies (Debian/Ubuntu, apt-get)
 #   make install PREFIX=/usr DESTDIR=...
-#   make SANITIZE=address,undefined ...   instrumented build (objects go to build-san/)
+#   make SANITIZE=address,undefined [unit|integration]   instrumented build in build-san/
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -23,11 +23,15 @@ WARN      := -Wall -Wextra -Werror -Wno-format-truncation
 CFLAGS    ?= -O2 -g
 CPPFLAGS  += -D_GNU_SOURCE -DOUTBOX_RELAY_VERSION='"$(VERSION)"'
 BUILD     := build
+BIN       := outbox-relay
 
+# An instrumented build keeps its objects and binary apart from the normal ones; run the
+# integration tests on it with OUTBOX_RELAY=build-san/outbox-relay.
 ifneq ($(SANITIZE),)
 CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=$(SANITIZE)
 BUILD     := build-san
+BIN       := build-san/outbox-relay
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -43,9 +47,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all check unit integration demo bench deps install clean
 
-all: outbox-relay
+all: $(BIN)
 
-outbox-relay: $(OBJS) $(BUILD)/main.o
+$(BIN): $(OBJS) $(BUILD)/main.o
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%.o: relay/%.c $(wildcard relay/*.h) | $(BUILD)
@@ -72,8 +76,8 @@ deps:
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-integration: outbox-relay
-	bash tests/integration/run.sh
+integration: $(BIN)
+	OUTBOX_RELAY=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
 check: deps
 	$(MAKE) all
