@@ -15,6 +15,7 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 DATADIR   ?= $(PREFIX)/share/outbox-relay
 SYSCONFDIR ?= /etc
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 
 PKGS      := libpq rdkafka libconfig jansson
 CC        ?= cc
@@ -93,9 +94,13 @@ bench: deps
 	bash tests/bench/drain.sh
 
 install: outbox-relay
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(SYSCONFDIR)/outbox-relay
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(SYSCONFDIR)/outbox-relay \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/outbox-relay
 	install -m 0755 outbox-relay $(DESTDIR)$(BINDIR)/outbox-relay
 	install -m 0644 $(SQL) $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 README.md CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/outbox-relay/
+	sed 's|/usr/bin/outbox-relay|$(BINDIR)/outbox-relay|g' systemd/outbox-relay.service \
+		>$(DESTDIR)$(UNITDIR)/outbox-relay.service
 	install -m 0640 conf/outbox-relay.conf $(DESTDIR)$(SYSCONFDIR)/outbox-relay/outbox-relay.conf.example
 
 clean:

@@ -271,9 +271,13 @@ run_active(struct pipeline *p)
 			return SESSION_RETRY;
 
 		if (ackwin_head_failed(p->win) && !rewinding) {
-			log_warning("source \"%s\": an event was not acked; sending everything unmarked "
-				    "again once the events in flight are settled", p->src->name);
+			char first[256];
+			unsigned long long n = produce_take_failures(p->prod, first, sizeof(first));
+
 			rewinding = 1;
+			log_warning("source \"%s\": %llu events were not acked (first: %s); sending "
+				    "everything unmarked again once the events in flight are settled",
+				    p->src->name, n, first);
 		}
 		if (rewinding) {
 			if (ackwin_in_flight(p->win) > 0) {
@@ -284,6 +288,14 @@ run_active(struct pipeline *p)
 				return SESSION_RETRY;
 			poll_rewind(p->ps);
 			rewinding = 0;
+			{
+				char first[256];
+				unsigned long long n = produce_take_failures(p->prod, first,
+									     sizeof(first));
+
+				log_info("source \"%s\": events in flight settled (%llu more not "
+					 "acked); reading the unpublished rows again", p->src->name, n);
+			}
 		}
 
 		size_t room = p->src->max_in_flight - ackwin_count(p->win);

@@ -17,6 +17,8 @@ struct producer {
 	const char *source;
 	const char *brokers;
 	uint64_t acked;
+	uint64_t failed;		/* delivery failures not yet reported by the pipeline */
+	char last_failure[256];
 	time_t last_unreachable_log;
 	int fatal;
 	char fatal_msg[512];
@@ -39,13 +41,11 @@ static void
 kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	const char *src = rd_kafka_opaque(rk) ? ((struct producer *)rd_kafka_opaque(rk))->source : "";
-	enum log_level lvl = level <= 3 ? LOG_LEVEL_ERROR :
-			     level <= 5 ? LOG_LEVEL_WARNING :
-			     level == 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+	/* Everything that matters to an operator also arrives through error_cb or a delivery
+	 * report, worded by the relay; librdkafka's own lines (connection FAILs at syslog level 3,
+	 * ...) would say it twice, so only the critical ones are kept above debug. */
+	enum log_level lvl = level <= 2 ? LOG_LEVEL_ERROR : LOG_LEVEL_DEBUG;
 
-	/* librdkafka reports connection trouble both here and through error_cb; keep one */
-	if (lvl >= LOG_LEVEL_WARNING && lvl < LOG_LEVEL_ERROR)
-		lvl = LOG_LEVEL_DEBUG;
 	log_msg(lvl, "source \"%s\": kafka %s: %s", src, fac, buf);
 }
 
@@ -87,8 +87,13 @@ delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 	(void)rk;
 	if (m->err) {
-		log_warning("source \"%s\": delivery to topic \"%s\" failed: %s", p->source,
-			    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+		/* one line per failed event would flood the log when a broker goes away with
+		 * thousands in flight: count them, the pipeline reports once */
+		if (p->failed++ == 0)
+			snprintf(p->last_failure, sizeof(p->last_failure), "topic \"%s\": %s",
+				 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+		log_debug("source \"%s\": delivery to topic \"%s\" failed: %s", p->source,
+			  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 		ackwin_settle(p->win, seq, 0);
 		return;
 	}
@@ -318,7 +323,11 @@ produce_failed(struct producer *p, char *errstr, size_t errstr_size)
 }
 
 uint64_t
-produce_acked_count(const struct producer *p)
+produce_take_failures(struct producer *p, char *first_error, size_t size)
 {
-	return p->acked;
+	uint64_t n = p->failed;
+
+	snprintf(first_error, size, "%s", n ? p->last_failure : "");
+	p->failed = 0;
+	return n;
 }

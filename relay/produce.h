@@ -71,7 +71,10 @@ void produce_poll(struct producer *p, int timeout_ms);
 /* Whether librdkafka raised a fatal error; errstr gets its text. */
 int produce_failed(struct producer *p, char *errstr, size_t errstr_size);
 
-/* Events acked, and failed, since the producer was created. */
-uint64_t produce_acked_count(const struct producer *p);
+/*
+ * Delivery failures since the last call (and resets the count); first_error gets the first
+ * one's topic and reason.
+ */
+uint64_t produce_take_failures(struct producer *p, char *first_error, size_t size);
 
 #endif
