@@ -33,7 +33,7 @@ uint64_t ackwin_push(struct ackwin *w, long long id, size_t bytes);
 
 /*
  * Settles the slot with sequence seq: ok = acked by the broker, or failed. A sequence that is not
- * in the window (a late report after ackwin_reset) is ignored; returns -1 then, else 0.
+ * in the window (a late or repeated report) is ignored; returns -1 then, else 0.
  */
 int ackwin_settle(struct ackwin *w, uint64_t seq, int ok);
 

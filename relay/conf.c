@@ -223,7 +223,7 @@ scalar_text(const config_setting_t *s, char *buf, size_t size)
 		snprintf(buf, size, "%lld", (long long)config_setting_get_int64(s));
 		return 0;
 	case CONFIG_TYPE_FLOAT:
-		snprintf(buf, size, "%g", config_setting_get_float(s));
+		snprintf(buf, size, "%.17g", config_setting_get_float(s));
 		return 0;
 	case CONFIG_TYPE_BOOL:
 		snprintf(buf, size, "%s", config_setting_get_bool(s) ? "true" : "false");
@@ -492,14 +492,17 @@ parse_kafka(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t 
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
 		const char *name = config_setting_name(s);
-		char text[4096], experr[256];
+		char text[64], experr[256];
+		const char *raw = text;
 
-		if (scalar_text(s, text, sizeof(text)) != 0) {
+		if (config_setting_type(s) == CONFIG_TYPE_STRING)
+			raw = config_setting_get_string(s);	/* any length */
+		else if (scalar_text(s, text, sizeof(text)) != 0) {
 			seterr(errstr, errstr_size, cfg->path, line_of(s),
 			       "kafka property \"%s\" must be a string, number or boolean", name);
 			return -1;
 		}
-		char *value = conf_expand_secrets(text, experr, sizeof(experr));
+		char *value = conf_expand_secrets(raw, experr, sizeof(experr));
 
 		if (!value) {
 			seterr(errstr, errstr_size, cfg->path, line_of(s), "kafka property \"%s\": %s",

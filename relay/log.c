@@ -38,7 +38,8 @@ log_set_level(enum log_level level)
 int
 log_level_parse(const char *name, enum log_level *level)
 {
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+	/* "fatal" is a level messages have, not one a user can choose */
+	for (size_t i = 0; i <= LOG_LEVEL_ERROR; i++) {
 		if (strcmp(name, levels[i].name) == 0) {
 			*level = (enum log_level)i;
 			return 0;

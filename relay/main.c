@@ -95,6 +95,15 @@ load_checked(const char *path)
 		char topic[ROUTE_TOPIC_MAX + 1], why[512];
 		const struct conf_source *src = &cfg->sources[i];
 
+		/* a placeholder typo in `topic` would send every event to the dead-letter topic */
+		struct outbox_event probe = { .aggregate_type = "t", .event_type = "t" };
+
+		if (route_topic(src->topic, src->name, &probe, topic, why, sizeof(why)) != 0) {
+			fprintf(stderr, "outbox-relay: %s:%d: source \"%s\": topic: %s\n", path,
+				src->line, src->name, why);
+			conf_destroy(cfg);
+			return NULL;
+		}
 		if (route_topic(src->dead_letter_topic, src->name, NULL, topic, why, sizeof(why)) != 0) {
 			fprintf(stderr, "outbox-relay: %s:%d: source \"%s\": dead_letter_topic: %s "
 				"(it may only use {source})\n", path, src->line, src->name, why);

@@ -25,9 +25,16 @@ topic_append(char *out, size_t *len, const char *s, size_t n, char *errstr, size
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!topic_char_ok(s[i])) {
-			snprintf(errstr, errstr_size,
-				 "topic would contain \"%c\"; Kafka topics allow only [a-zA-Z0-9._-]",
-				 s[i]);
+			unsigned char c = (unsigned char)s[i];
+
+			if (c >= 0x20 && c < 0x7f)
+				snprintf(errstr, errstr_size,
+					 "topic would contain \"%c\"; Kafka topics allow only "
+					 "[a-zA-Z0-9._-]", c);
+			else
+				snprintf(errstr, errstr_size,
+					 "topic would contain byte 0x%02x; Kafka topics allow only "
+					 "[a-zA-Z0-9._-]", c);
 			return -1;
 		}
 		if (*len >= ROUTE_TOPIC_MAX) {
@@ -97,10 +104,17 @@ add_header(struct route_result *res, const char *name, const char *value, size_t
 
 	if (res->n_headers == res->cap_headers) {
 		size_t cap = res->cap_headers ? res->cap_headers * 2 : 8;
-		struct route_header *n = realloc(res->headers, cap * sizeof(*n));
+		struct route_header *n = malloc(cap * sizeof(*n));
 
 		if (!n)
 			return NULL;
+		/* values of numbers point into their own element's num: move them along */
+		for (size_t i = 0; i < res->n_headers; i++) {
+			n[i] = res->headers[i];
+			if (res->headers[i].value == res->headers[i].num)
+				n[i].value = n[i].num;
+		}
+		free(res->headers);
 		res->headers = n;
 		res->cap_headers = cap;
 	}
@@ -115,7 +129,7 @@ static int
 add_row_headers(struct route_result *res, const char *text, char *errstr, size_t errstr_size)
 {
 	json_error_t jerr;
-	json_t *obj = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *obj = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	const char *name;
 	json_t *v;
 
@@ -157,8 +171,13 @@ add_row_headers(struct route_result *res, const char *text, char *errstr, size_t
 			h->value = h->num;
 			break;
 		case JSON_REAL:
-			h->value_len = (size_t)snprintf(h->num, sizeof(h->num), "%.17g",
-							json_real_value(v));
+			/* the shortest text that reads back as the same double: 0.1, not 0.1000...1 */
+			for (int prec = 1; prec <= 17; prec++) {
+				h->value_len = (size_t)snprintf(h->num, sizeof(h->num), "%.*g", prec,
+								json_real_value(v));
+				if (strtod(h->num, NULL) == json_real_value(v))
+					break;
+			}
 			h->value = h->num;
 			break;
 		case JSON_TRUE:
