@@ -385,12 +385,14 @@ pipeline_main(void *arg)
 	long long backoff = 100;
 
 	while (!stopping()) {
-		long long started = now_ms();
+		unsigned long long published_before = p->published;
 
 		if (session(p) == SESSION_STOPPED)
 			break;
-		/* a session that ran a while was healthy: start the backoff over */
-		if (now_ms() - started > p->src->retry_backoff_max_ms)
+		/* A session that published was healthy: the next failure is a new one, so start the
+		 * backoff over. One that failed without progress (a poison row under "stop", a
+		 * missing table) keeps backing off. */
+		if (p->published > published_before)
 			backoff = 100;
 		log_info("source \"%s\": retrying in %lld ms", p->src->name, backoff);
 		wait_or_stop(backoff);

@@ -197,6 +197,18 @@ exec_simple(struct poll_source *ps, const char *sql, char *errstr, size_t errstr
 	return 0;
 }
 
+/* libpq prints server notices (a shutdown warning, ...) straight to stderr; keep them in the
+ * log's one-line format, attributed to the source. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+	const struct poll_source *ps = arg;
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", message);
+	log_warning("source \"%s\": database %s: %s", ps->src->name, ps->server, log_trim(msg));
+}
+
 int
 poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 {
@@ -218,6 +230,7 @@ poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 	}
 	snprintf(ps->server, sizeof(ps->server), "%s:%s",
 		 PQhost(ps->conn) ? PQhost(ps->conn) : "?", PQport(ps->conn) ? PQport(ps->conn) : "?");
+	PQsetNoticeProcessor(ps->conn, notice_to_log, ps);
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
 		char msg[1024];
 
