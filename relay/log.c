@@ -65,7 +65,7 @@ log_init(void)
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[4096];
+	char line[4096], msg[4096];
 	size_t len = 0;
 	va_list ap;
 	int n;
@@ -90,14 +90,22 @@ log_msg(enum log_level level, const char *fmt, ...)
 	len = n > 0 ? (size_t)n : 0;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		len += (size_t)n < sizeof(line) - len - 1 ? (size_t)n : sizeof(line) - len - 2;
-	/* A message may carry newlines (libpq); keep the entry on one line. */
-	for (size_t i = 0; i < len; i++)
-		if (line[i] == '\n')
-			line[i] = ' ';
+	/* A message may span lines (libpq: "...failed: Connection refused\n\tIs the server
+	 * running..."); keep the entry on one line, the breaks shown as "; ". */
+	for (const char *m = msg; n > 0 && *m && len < sizeof(line) - 2; m++) {
+		if (*m != '\n') {
+			line[len++] = *m == '\t' ? ' ' : *m;
+			continue;
+		}
+		while (m[1] == '\n' || m[1] == '\t' || m[1] == ' ')
+			m++;
+		if (m[1] && len < sizeof(line) - 3) {
+			line[len++] = ';';
+			line[len++] = ' ';
+		}
+	}
 	line[len++] = '\n';
 
 	ssize_t off = 0;

@@ -349,11 +349,6 @@ session(struct pipeline *p)
 		log_error("source \"%s\": out of memory", p->src->name);
 		return SESSION_RETRY;
 	}
-	p->prod = produce_new(p->cfg, p->src, p->win, errstr, sizeof(errstr));
-	if (!p->prod) {
-		log_error("source \"%s\": %s", p->src->name, errstr);
-		goto out;
-	}
 	if (poll_connect(p->ps, errstr, sizeof(errstr)) != 0) {
 		log_error("source \"%s\": could not connect to database at %s: %s", p->src->name,
 			  poll_server(p->ps), errstr);
@@ -364,6 +359,12 @@ session(struct pipeline *p)
 	log_info("source \"%s\": active: relaying %s.%s at %s to Kafka", p->src->name,
 		 p->src->schema_name, p->src->table_name, poll_server(p->ps));
 	p->standby_logged = 0;
+	/* only the active instance talks to Kafka: a standby holds no producer */
+	p->prod = produce_new(p->cfg, p->src, p->win, errstr, sizeof(errstr));
+	if (!p->prod) {
+		log_error("source \"%s\": %s", p->src->name, errstr);
+		goto out;
+	}
 	if (reach_brokers(p) != 0)
 		goto out;
 	end = run_active(p);
