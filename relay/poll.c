@@ -131,8 +131,8 @@ check_columns(struct poll_source *ps, int present[COL__COUNT], char *errstr, siz
 	const struct conf_source *src = ps->src;
 	const char *params[1] = { ps->qualified };
 	PGresult *res = PQexecParams(ps->conn,
-				     "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) "
-				     "AND attnum > 0 AND NOT attisdropped",
+				     "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+				     "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
 				     1, NULL, params, NULL, NULL, 0);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -146,9 +146,23 @@ check_columns(struct poll_source *ps, int present[COL__COUNT], char *errstr, siz
 	}
 	for (int c = 0; c < COL__COUNT; c++) {
 		present[c] = 0;
-		for (int r = 0; r < PQntuples(res); r++)
-			if (*src->columns[c] && strcmp(PQgetvalue(res, r, 0), src->columns[c]) == 0)
-				present[c] = 1;
+		for (int r = 0; r < PQntuples(res); r++) {
+			const char *type = PQgetvalue(res, r, 1);
+
+			if (!*src->columns[c] || strcmp(PQgetvalue(res, r, 0), src->columns[c]) != 0)
+				continue;
+			present[c] = 1;
+			/* reading in passes compares and sorts ids as integers */
+			if (c == COL_ID && strcmp(type, "bigint") != 0 && strcmp(type, "integer") != 0 &&
+			    strcmp(type, "smallint") != 0) {
+				snprintf(errstr, errstr_size,
+					 "column \"%s\" of %s.%s (columns.id) is %s; it must be an integer "
+					 "that grows with insertion order", src->columns[c], src->schema_name,
+					 src->table_name, type);
+				PQclear(res);
+				return -1;
+			}
+		}
 		if (present[c] || !*src->columns[c])
 			continue;
 		if (c == COL_ID || c == COL_AGGREGATE_TYPE || c == COL_AGGREGATE_ID ||

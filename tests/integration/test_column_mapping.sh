@@ -41,6 +41,15 @@ wait_for "missing mapped column named" 30 \
   log_has "$T/bad.log" 'has no column "aggregate_ref" \(mapped from columns.aggregate_id\)'
 relay_stop
 
+# an id that is not an integer is refused with a reason
+pg_sql "CREATE TABLE uuid_outbox (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          aggregate_type text, aggregate_id text, payload jsonb, published_at timestamptz)"
+relay_conf -o "$T/uuid.conf" -s uuids -t public.uuid_outbox
+relay_start "$T/uuid.conf" "$T/uuid.log"
+wait_for "non-integer id refused" 30 \
+  log_has "$T/uuid.log" 'column "id" of public.uuid_outbox \(columns.id\) is uuid; it must be an integer'
+relay_stop
+
 # on_publish = "delete": acked rows disappear, every event still arrives once
 pg_migrate --table ephemeral
 pg_sql "INSERT INTO ephemeral (aggregate_type, aggregate_id, event_type, payload)
