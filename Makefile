@@ -37,7 +37,7 @@ endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Irelay -pthread
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -iquote relay -pthread
 
 # Every module but main is linked into the binary and into the unit tests.
 MODULES   := $(filter-out relay/main.c relay/sql_embed.c,$(wildcard relay/*.c))

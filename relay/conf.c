@@ -27,8 +27,12 @@ struct key {
 static const char *const mode_choices[] = { "poll", "logical", NULL };
 static const char *const on_error_choices[] = { "stop", "dead-letter", NULL };
 static const char *const on_publish_choices[] = { "mark", "delete", NULL };
+static const char *const bool_choices[] = { "false", "true", NULL };
 
 #define SRC(field) offsetof(struct conf_source, field)
+
+/* Flipped on once the logical pipeline lands; until then such sources are refused. */
+static const int logical_mode_available = 1;
 
 static const struct key source_keys[] = {
 	{ "name", KEY_STRING, SRC(name), 0, 0, NULL, NULL,
@@ -60,6 +64,16 @@ static const struct key source_keys[] = {
 	  "how often a standby instance tries to take over the outbox lock" },
 	{ "retry_backoff_max_ms", KEY_INT, SRC(retry_backoff_max_ms), 100, 3600000, "30000", NULL,
 	  "cap of the exponential backoff between reconnection attempts" },
+	{ "slot", KEY_STRING, SRC(slot), 0, 0, "", NULL,
+	  "logical mode: replication slot (default outbox_relay_<name>, \"-\" as \"_\")" },
+	{ "publication", KEY_STRING, SRC(publication), 0, 0, "", NULL,
+	  "logical mode: publication of the outbox table (default: the slot's name)" },
+	{ "message_prefix", KEY_STRING, SRC(message_prefix), 0, 0, "outbox", NULL,
+	  "logical mode: prefix of pg_logical_emit_message() events (\"\" = none)" },
+	{ "create_slot", KEY_ENUM, SRC(create_slot), 0, 0, "true", bool_choices,
+	  "logical mode: create the slot and publication when missing (never drops either)" },
+	{ "status_interval_ms", KEY_INT, SRC(status_interval_ms), 100, 60000, "1000", NULL,
+	  "logical mode: send the server a status update at least this often" },
 };
 
 #define N_SOURCE_KEYS (sizeof(source_keys) / sizeof(source_keys[0]))
@@ -247,6 +261,20 @@ valid_source_name(const char *s)
 	return 1;
 }
 
+/* PostgreSQL's rule for replication slot names, used for publications too */
+static int
+valid_slot_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
+			return 0;
+	return 1;
+}
+
 static int
 valid_identifier(const char *s)
 {
@@ -411,6 +439,10 @@ parse_source(struct conf_source *src, const config_setting_t *grp, const char *p
 			if (set_key(src, k, NULL, (long long)config_setting_get_int64(s), 1, path,
 				    line_of(s), errstr, errstr_size) != 0)
 				return -1;
+		} else if (k->choices == bool_choices && config_setting_type(s) == CONFIG_TYPE_BOOL) {
+			if (set_key(src, k, config_setting_get_bool(s) ? "true" : "false", 0, 1, path,
+				    line_of(s), errstr, errstr_size) != 0)
+				return -1;
 		} else {
 			if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 				seterr(errstr, errstr_size, path, line_of(s), "\"%s\" must be a string",
@@ -437,9 +469,35 @@ parse_source(struct conf_source *src, const config_setting_t *grp, const char *p
 		       src->name);
 		return -1;
 	}
-	if (src->mode == SOURCE_MODE_LOGICAL) {
+	if (src->mode == SOURCE_MODE_LOGICAL && !logical_mode_available) {
 		seterr(errstr, errstr_size, path, line,
 		       "source \"%s\": mode \"logical\" is not available in this version", src->name);
+		return -1;
+	}
+	if (!*src->slot) {
+		char def[64];
+
+		snprintf(def, sizeof(def), "outbox_relay_%s", src->name);
+		for (char *c = def; *c; c++)
+			if (*c == '-')
+				*c = '_';
+		free(src->slot);
+		if (!(src->slot = strdup(def))) {
+			seterr(errstr, errstr_size, path, line, "out of memory");
+			return -1;
+		}
+	}
+	if (!*src->publication) {
+		free(src->publication);
+		if (!(src->publication = strdup(src->slot))) {
+			seterr(errstr, errstr_size, path, line, "out of memory");
+			return -1;
+		}
+	}
+	if (!valid_slot_name(src->slot) || !valid_slot_name(src->publication)) {
+		seterr(errstr, errstr_size, path, line,
+		       "source \"%s\": slot and publication names must be 1-63 characters of "
+		       "a-z, 0-9 and \"_\"", src->name);
 		return -1;
 	}
 

@@ -52,6 +52,12 @@ struct conf_source {
 	long long max_in_flight_bytes;
 	long long standby_retry_ms;
 	long long retry_backoff_max_ms;
+	/* logical mode */
+	char *slot;			/* replication slot; default outbox_relay_<name> */
+	char *publication;		/* default: the slot's name */
+	char *message_prefix;		/* pg_logical_emit_message prefix of events */
+	int create_slot;		/* create slot and publication when missing */
+	long long status_interval_ms;	/* standby status updates at least this often */
 	int on_error;			/* enum on_error */
 	int on_publish;			/* enum on_publish */
 	char *columns[COL__COUNT];	/* column names; "" = the table has no such column */

@@ -20,6 +20,9 @@ struct outbox_event {
 	size_t payload_len;
 	const char *headers;		/* JSON text of the row's extra headers */
 	long long created_at_ms;	/* 0 = unknown: the broker stamps the record */
+	unsigned long long lsn;		/* logical mode: where the event is in the WAL; poll: 0 */
+	const char *invalid;		/* why the capture could not read the event (a bad message
+					 * envelope): routing refuses it with this reason */
 };
 
 #endif

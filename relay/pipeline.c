@@ -4,6 +4,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "ackwin.h"
 #include "log.h"
+#include "logical.h"
 #include "poll.h"
 #include "produce.h"
 #include "route.h"
@@ -29,7 +31,9 @@ struct pipeline {
 	pthread_t thread;
 	const struct conf *cfg;
 	const struct conf_source *src;
-	struct poll_source *ps;
+	struct poll_source *ps;		/* poll mode */
+	struct logical_source *ls;	/* logical mode */
+	uint64_t acked_lsn;		/* logical: end of the last transaction fully acked */
 	struct ackwin *win;
 	struct producer *prod;
 	struct route_result route;
@@ -86,8 +90,10 @@ now_ms(void)
 }
 
 /*
- * Marks the acked head of the window (all = every acked slot, once nothing is in flight).
- * Returns 0, or -1 when the database refused (the session must end).
+ * Releases the acked head of the window (all = every acked slot, once nothing is in flight).
+ * Poll mode marks those rows published; logical mode advances acked_lsn over the commit markers
+ * among them (the slot position itself is sent by the logical loop). Returns 0, or -1 when the
+ * database refused (the session must end).
  */
 static int
 checkpoint(struct pipeline *p, int all)
@@ -98,6 +104,15 @@ checkpoint(struct pipeline *p, int all)
 	do {
 		n = all ? ackwin_take_all_acked(p->win, p->ids, MARK_BATCH)
 			: ackwin_take_acked(p->win, p->ids, MARK_BATCH);
+		if (p->ls) {
+			for (size_t i = 0; i < n; i++) {
+				if (p->ids[i] > 0 && (uint64_t)p->ids[i] > p->acked_lsn)
+					p->acked_lsn = (uint64_t)p->ids[i];
+				else if (p->ids[i] == 0)
+					p->published++;
+			}
+			continue;
+		}
 		if (n && poll_mark(p->ps, p->ids, n, errstr, sizeof(errstr)) != 0) {
 			log_error("source \"%s\": %s", p->src->name, errstr);
 			return -1;
@@ -105,6 +120,18 @@ checkpoint(struct pipeline *p, int all)
 		p->published += n;
 	} while (n == MARK_BATCH);
 	return 0;
+}
+
+/* "row 42 of public.outbox" or "the event at WAL 0/16B3748", for messages about one event */
+static void
+describe(const struct pipeline *p, const struct outbox_event *ev, char *buf, size_t size)
+{
+	if (p->ls)
+		snprintf(buf, size, "the event at WAL %X/%X", (unsigned int)(ev->lsn >> 32),
+			 (unsigned int)ev->lsn);
+	else
+		snprintf(buf, size, "row %lld of %s.%s", ev->id, p->src->schema_name,
+			 p->src->table_name);
 }
 
 /*
@@ -131,20 +158,20 @@ drain(struct pipeline *p, long long deadline_ms)
 static int
 poison(struct pipeline *p, const struct outbox_event *ev, const char *why, uint64_t seq)
 {
-	char errstr[512];
+	char errstr[512], what[128];
 	enum produce_result r;
 
+	describe(p, ev, what, sizeof(what));
 	if (p->src->on_error == ON_ERROR_STOP) {
-		log_error("source \"%s\": row %lld of %s.%s cannot be published: %s; the source stops "
-			  "before it (on_error = \"stop\"); fix or remove the row", p->src->name,
-			  ev->id, p->src->schema_name, p->src->table_name, why);
+		log_error("source \"%s\": %s cannot be published: %s; the source stops before it "
+			  "(on_error = \"stop\")%s", p->src->name, what, why,
+			  p->ls ? "" : "; fix or remove the row");
 		if (seq)
 			ackwin_settle(p->win, seq, 0);
 		return -1;
 	}
-	log_warning("source \"%s\": row %lld of %s.%s cannot be published: %s; sending it to "
-		    "dead-letter topic \"%s\"", p->src->name, ev->id, p->src->schema_name,
-		    p->src->table_name, why, p->dlq_topic);
+	log_warning("source \"%s\": %s cannot be published: %s; sending it to dead-letter topic "
+		    "\"%s\"", p->src->name, what, why, p->dlq_topic);
 	if (!seq)
 		seq = ackwin_push(p->win, ev->id, ev->payload_len);
 	while ((r = produce_send_dead_letter(p->prod, p->dlq_topic, ev, why, seq, errstr,
@@ -152,8 +179,8 @@ poison(struct pipeline *p, const struct outbox_event *ev, const char *why, uint6
 		produce_poll(p->prod, 10);
 	if (r != PRODUCE_OK) {
 		ackwin_settle(p->win, seq, 0);
-		log_error("source \"%s\": row %lld could not be sent to dead-letter topic \"%s\": %s",
-			  p->src->name, ev->id, p->dlq_topic, errstr);
+		log_error("source \"%s\": %s could not be sent to dead-letter topic \"%s\": %s",
+			  p->src->name, what, p->dlq_topic, errstr);
 		return -1;
 	}
 	p->dead_lettered++;
@@ -161,46 +188,52 @@ poison(struct pipeline *p, const struct outbox_event *ev, const char *why, uint6
 }
 
 /*
- * Routes and sends the rows of the last fetch. Returns 0, or -1 when the session must end
- * (a poison row under "stop", a fatal producer error).
+ * Routes and sends one event (its window slot's tag is tag: the row id in poll mode, 0 in logical
+ * mode). Returns 0, or -1 when the session must end (a poison event under "stop", a fatal
+ * producer error).
  */
+static int
+send_event(struct pipeline *p, const struct outbox_event *ev, long long tag)
+{
+	char errstr[512];
+	enum produce_result r;
+	uint64_t seq;
+	struct outbox_event dl = *ev;
+
+	dl.id = tag;
+	if (route_event(p->src->topic, p->src->name, ev, &p->route, errstr, sizeof(errstr)) != 0)
+		return poison(p, &dl, errstr, 0);
+	/* the caller sized its reading to the window's free count; bytes may still run out */
+	while (!ackwin_has_room(p->win, ev->payload_len)) {
+		produce_poll(p->prod, 10);
+		if (checkpoint(p, 0) != 0)
+			return -1;
+	}
+	seq = ackwin_push(p->win, tag, ev->payload_len);
+	while ((r = produce_send(p->prod, &p->route, ev, seq, errstr, sizeof(errstr))) ==
+	       PRODUCE_QUEUE_FULL)
+		produce_poll(p->prod, 10);
+	if (r == PRODUCE_OK)
+		return 0;
+	if (r == PRODUCE_FATAL) {
+		ackwin_settle(p->win, seq, 0);
+		log_error("source \"%s\": kafka producer failed: %s", p->src->name, errstr);
+		return -1;
+	}
+	/* refused before it left (too large, ...): the event is poison, its slot goes to the dead
+	 * letter */
+	return poison(p, &dl, errstr, seq);
+}
+
+/* Sends the rows of the last poll fetch. Returns 0, or -1 when the session must end. */
 static int
 send_rows(struct pipeline *p, int nrows)
 {
-	char errstr[512];
-
 	for (int i = 0; i < nrows; i++) {
 		struct outbox_event ev;
-		enum produce_result r;
-		uint64_t seq;
 
 		poll_row(p->ps, i, &ev);
-		if (route_event(p->src->topic, p->src->name, &ev, &p->route, errstr, sizeof(errstr)) !=
-		    0) {
-			if (poison(p, &ev, errstr, 0) != 0)
-				return -1;
-			continue;
-		}
-		/* the caller sized the fetch to the window's free count; bytes may still run out */
-		while (!ackwin_has_room(p->win, ev.payload_len)) {
-			produce_poll(p->prod, 10);
-			if (checkpoint(p, 0) != 0)
-				return -1;
-		}
-		seq = ackwin_push(p->win, ev.id, ev.payload_len);
-		while ((r = produce_send(p->prod, &p->route, &ev, seq, errstr, sizeof(errstr))) ==
-		       PRODUCE_QUEUE_FULL)
-			produce_poll(p->prod, 10);
-		if (r == PRODUCE_OK)
-			continue;
-		if (r == PRODUCE_FATAL) {
-			ackwin_settle(p->win, seq, 0);
-			log_error("source \"%s\": kafka producer failed: %s", p->src->name, errstr);
-			return -1;
-		}
-		/* refused before it left (too large, ...): the row is poison, its slot goes to the
-		 * dead letter */
-		if (poison(p, &ev, errstr, seq) != 0)
+		if (send_event(p, &ev, ev.id) != 0)
 			return -1;
 	}
 	return 0;
@@ -337,6 +370,163 @@ run_active(struct pipeline *p)
 	return SESSION_STOPPED;
 }
 
+/* Logical mode: sends the slot its new position when due (or when forced). */
+static int
+logical_confirm(struct pipeline *p, int force)
+{
+	char errstr[1024];
+	/* With nothing in flight and no transaction open, everything the server has sent is
+	 * settled: confirming its position lets an idle slot (or one that only sees other
+	 * tables' WAL) advance, so the server keeps no WAL for it. */
+	int idle = ackwin_count(p->win) == 0 && !logical_in_transaction(p->ls);
+
+	if (!force && !logical_feedback_due(p->ls))
+		return 0;
+	if (logical_feedback(p->ls, p->acked_lsn, idle, errstr, sizeof(errstr)) != 0) {
+		log_error("source \"%s\": %s", p->src->name, errstr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits until the stream has data (when there is room for it), Kafka has reports, or the next
+ * status update is due. */
+static void
+logical_wait(struct pipeline *p, int want_stream)
+{
+	struct pollfd fds[2];
+	nfds_t n = 0;
+	long long timeout = logical_feedback_wait_ms(p->ls);
+
+	if (want_stream) {
+		fds[n].fd = logical_socket(p->ls);
+		fds[n++].events = POLLIN;
+	}
+	if (produce_wake_fd(p->prod) >= 0) {
+		fds[n].fd = produce_wake_fd(p->prod);
+		fds[n++].events = POLLIN;
+	} else if (timeout > 10) {
+		timeout = 10;	/* no wake-up descriptor: serve Kafka's reports often */
+	}
+	if (timeout > 1000)
+		timeout = 1000;	/* and look at the stop flag at least every second */
+	poll(fds, n, (int)timeout);
+}
+
+/* The steady state of a logical source: read the stream, send, confirm, until stopped. */
+static enum session_end
+run_logical(struct pipeline *p)
+{
+	char errstr[1024];
+
+	while (!stopping()) {
+		int items = 0, more = 1;
+
+		produce_poll(p->prod, 0);
+		if (produce_failed(p->prod, errstr, sizeof(errstr)) || checkpoint(p, 0) != 0)
+			return SESSION_RETRY;
+		if (ackwin_head_failed(p->win)) {
+			char first[256];
+			unsigned long long n = produce_take_failures(p->prod, first, sizeof(first));
+
+			/* the stream cannot be rewound within a session: settle what is in flight,
+			 * confirm what was acked, and stream again from the slot's position */
+			log_warning("source \"%s\": %llu events were not acked (first: %s); restarting "
+				    "the stream from the last confirmed position", p->src->name, n, first);
+			drain(p, now_ms() + p->cfg->drain_timeout_ms);
+			logical_confirm(p, 1);
+			return SESSION_RETRY;
+		}
+		/* read while the window has room, a bounded number at a time so that reports and
+		 * status updates are served in between */
+		while (more && items < 4096 && ackwin_has_room(p->win, 0) &&
+		       ackwin_count(p->win) < (size_t)p->src->max_in_flight) {
+			struct outbox_event ev;
+			uint64_t lsn;
+			int r = logical_read(p->ls, &ev, &lsn, errstr, sizeof(errstr));
+
+			switch (r) {
+			case LOGICAL_EVENT:
+				if (send_event(p, &ev, 0) != 0) {
+					drain(p, now_ms() + p->cfg->drain_timeout_ms);
+					logical_confirm(p, 1);
+					return SESSION_RETRY;
+				}
+				break;
+			case LOGICAL_COMMIT:
+				/* a marker: released once everything before it is acked */
+				ackwin_settle(p->win, ackwin_push(p->win, (long long)lsn, 0), 1);
+				break;
+			case LOGICAL_NONE:
+				more = 0;
+				break;
+			default:
+				log_error("source \"%s\": %s", p->src->name, errstr);
+				drain(p, now_ms() + p->cfg->drain_timeout_ms);
+				return SESSION_RETRY;
+			}
+			items++;
+		}
+		if (checkpoint(p, 0) != 0 || logical_confirm(p, 0) != 0)
+			return SESSION_RETRY;
+		if (!more || items == 0)
+			logical_wait(p, ackwin_count(p->win) < (size_t)p->src->max_in_flight);
+	}
+	if (drain(p, now_ms() + p->cfg->drain_timeout_ms) != 0)
+		log_warning("source \"%s\": %zu events were still in flight after %lld ms; they will be "
+			    "sent again", p->src->name, ackwin_in_flight(p->win), p->cfg->drain_timeout_ms);
+	checkpoint(p, 0);
+	logical_confirm(p, 1);
+	return SESSION_STOPPED;
+}
+
+/* One replication connection's lifetime: connect, wait while another instance streams from
+ * the slot, stream. */
+static enum session_end
+logical_session(struct pipeline *p)
+{
+	char errstr[1024];
+	int rc;
+
+	if (logical_connect(p->ls, errstr, sizeof(errstr)) != 0) {
+		log_error("source \"%s\": could not connect to database at %s: %s", p->src->name,
+			  logical_server(p->ls), errstr);
+		return SESSION_RETRY;
+	}
+	while ((rc = logical_slot_active(p->ls, errstr, sizeof(errstr))) == 1) {
+		if (!p->standby_logged) {
+			log_info("source \"%s\": standby: another instance streams from slot \"%s\"; "
+				 "taking over when it goes away", p->src->name, p->src->slot);
+			p->standby_logged = 1;
+		}
+		wait_or_stop(p->src->standby_retry_ms);
+		if (stopping())
+			return SESSION_STOPPED;
+	}
+	if (rc < 0) {
+		log_error("source \"%s\": %s", p->src->name, errstr);
+		return SESSION_RETRY;
+	}
+	p->prod = produce_new(p->cfg, p->src, p->win, errstr, sizeof(errstr));
+	if (!p->prod) {
+		log_error("source \"%s\": %s", p->src->name, errstr);
+		return SESSION_RETRY;
+	}
+	if (reach_brokers(p) != 0)
+		return SESSION_RETRY;
+	rc = logical_start(p->ls, errstr, sizeof(errstr));
+	if (rc != 0) {
+		if (rc < 0)
+			log_error("source \"%s\": %s", p->src->name, errstr);
+		return SESSION_RETRY;	/* rc 1: taken meanwhile; the next session is a standby */
+	}
+	log_info("source \"%s\": active: streaming slot \"%s\" of %s to Kafka", p->src->name,
+		 p->src->slot, logical_server(p->ls));
+	p->standby_logged = 0;
+	p->acked_lsn = 0;
+	return run_logical(p);
+}
+
 /* One connection's lifetime: connect, take the lock, relay. */
 static enum session_end
 session(struct pipeline *p)
@@ -344,10 +534,16 @@ session(struct pipeline *p)
 	char errstr[1024];
 	enum session_end end = SESSION_RETRY;
 
-	p->win = ackwin_new((size_t)p->src->max_in_flight, (size_t)p->src->max_in_flight_bytes);
+	/* commit markers share the window with events: room for both */
+	p->win = ackwin_new((size_t)p->src->max_in_flight * (p->ls ? 2 : 1),
+			    (size_t)p->src->max_in_flight_bytes);
 	if (!p->win) {
 		log_error("source \"%s\": out of memory", p->src->name);
 		return SESSION_RETRY;
+	}
+	if (p->ls) {
+		end = logical_session(p);
+		goto out;
 	}
 	if (poll_connect(p->ps, errstr, sizeof(errstr)) != 0) {
 		log_error("source \"%s\": could not connect to database at %s: %s", p->src->name,
@@ -373,7 +569,10 @@ out:
 		end = SESSION_STOPPED;
 	produce_destroy(p->prod);
 	p->prod = NULL;
-	poll_disconnect(p->ps);
+	if (p->ls)
+		logical_disconnect(p->ls);
+	else
+		poll_disconnect(p->ps);
 	ackwin_destroy(p->win);
 	p->win = NULL;
 	return end;
@@ -418,16 +617,20 @@ pipeline_start(const struct conf *cfg, size_t index, char *errstr, size_t errstr
 	p->cfg = cfg;
 	p->src = &cfg->sources[index];
 	if (route_topic(p->src->dead_letter_topic, p->src->name, NULL, p->dlq_topic, errstr,
-			errstr_size) != 0 ||
-	    !(p->ps = poll_new(p->src))) {
-		if (!p->ps && !errstr[0])
-			snprintf(errstr, errstr_size, "out of memory");
+			errstr_size) != 0) {
+		free(p);
+		return NULL;
+	}
+	if (p->src->mode == SOURCE_MODE_LOGICAL ? !(p->ls = logical_new(p->src))
+						 : !(p->ps = poll_new(p->src))) {
+		snprintf(errstr, errstr_size, "out of memory");
 		free(p);
 		return NULL;
 	}
 	if ((err = pthread_create(&p->thread, NULL, pipeline_main, p)) != 0) {
 		snprintf(errstr, errstr_size, "could not start thread: %s", strerror(err));
 		poll_destroy(p->ps);
+		logical_destroy(p->ls);
 		free(p);
 		return NULL;
 	}
@@ -441,6 +644,7 @@ pipeline_join(struct pipeline *p)
 		return;
 	pthread_join(p->thread, NULL);
 	poll_destroy(p->ps);
+	logical_destroy(p->ls);
 	route_result_free(&p->route);
 	free(p);
 }

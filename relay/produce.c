@@ -3,11 +3,13 @@
  */
 #include "produce.h"
 
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -22,6 +24,7 @@ struct producer {
 	time_t last_unreachable_log;
 	int fatal;
 	char fatal_msg[512];
+	int wake[2];		/* librdkafka writes a byte to wake[1] when reports are waiting */
 };
 
 /* Properties whose value the relay's guarantees depend on; the config may not change them. */
@@ -188,6 +191,7 @@ produce_new(const struct conf *cfg, const struct conf_source *src, struct ackwin
 	}
 	p->win = win;
 	p->source = src->name;
+	p->wake[0] = p->wake[1] = -1;
 	p->brokers = cfg->brokers;
 	if (!(kc = build_conf(cfg, src, errstr, errstr_size))) {
 		free(p);
@@ -204,6 +208,15 @@ produce_new(const struct conf *cfg, const struct conf_source *src, struct ackwin
 		free(p);
 		return NULL;
 	}
+	/* so that a pipeline can wait on its database socket and Kafka's reports together */
+	if (pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) == 0) {
+		rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
+
+		rd_kafka_queue_io_event_enable(q, p->wake[1], "1", 1);
+		rd_kafka_queue_destroy(q);
+	} else {
+		p->wake[0] = p->wake[1] = -1;
+	}
 	return p;
 }
 
@@ -217,6 +230,10 @@ produce_destroy(struct producer *p)
 	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(p->rk, 0);
 	rd_kafka_destroy(p->rk);
+	if (p->wake[0] >= 0) {
+		close(p->wake[0]);
+		close(p->wake[1]);
+	}
 	free(p);
 }
 
@@ -311,7 +328,18 @@ produce_send_dead_letter(struct producer *p, const char *topic, const struct out
 void
 produce_poll(struct producer *p, int timeout_ms)
 {
+	char drain[64];
+
+	if (p->wake[0] >= 0)
+		while (read(p->wake[0], drain, sizeof(drain)) > 0)
+			;
 	rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int
+produce_wake_fd(const struct producer *p)
+{
+	return p->wake[0];
 }
 
 int

@@ -68,6 +68,12 @@ enum produce_result produce_send_dead_letter(struct producer *p, const char *top
 /* Serves delivery reports and errors for up to timeout_ms (returns early when one arrives). */
 void produce_poll(struct producer *p, int timeout_ms);
 
+/*
+ * A descriptor that becomes readable when delivery reports or errors wait to be served by
+ * produce_poll (which also empties it), for waiting on it with poll(2); -1 if unavailable.
+ */
+int produce_wake_fd(const struct producer *p);
+
 /* Whether librdkafka raised a fatal error; errstr gets its text. */
 int produce_failed(struct producer *p, char *errstr, size_t errstr_size);
 

@@ -203,6 +203,10 @@ route_event(const char *tmpl, const char *source, const struct outbox_event *ev,
 {
 	route_result_clear(res);
 
+	if (ev->invalid) {
+		snprintf(errstr, errstr_size, "%s", ev->invalid);
+		return -1;
+	}
 	if (!ev->aggregate_id || !*ev->aggregate_id) {
 		snprintf(errstr, errstr_size, "aggregate_id is empty, so the event has no key");
 		return -1;

@@ -23,7 +23,9 @@
 #               pg_all_marked [TABLE], pg_marked_at_least N [TABLE]      ($PG_DSN, $PG_PORT)
 #   Kafka       kafka_start [PORT], kafka_stop [SIGNAL], kafka_restart, kafka_topics,
 #               kafka_create_topic T, kafka_consume T [FMT], kafka_count T    ($KAFKA_BROKERS)
-#   relay       relay_conf -o FILE -s NAME [...], relay_start CONF LOG, relay_stop [PID],
+#   slots/WAL   pg_wal_lsn, pg_slot_lsn SLOT, pg_slot_restart_lsn SLOT, pg_slot_exists SLOT,
+#               pg_slot_active SLOT, pg_slot_lsn_ge SLOT LSN, lsn_num LSN, pg_lsn_ge A B
+#   relay       relay_conf -o FILE -s NAME [-m MODE] [...], relay_start CONF LOG, relay_stop [PID],
 #               relay_kill [PID], relay_alive [PID], relay_vmhwm_kb [PID]    ($RELAY_PID)
 #   checks      verify_outbox [verify.sh options], log_has FILE RE, log_count FILE RE, fail MSG
 #
@@ -338,6 +340,49 @@ pg_all_marked() {
 pg_marked_at_least() { [ "$(pg_marked "${2:-}")" -ge "$1" ]; }
 
 # ---------------------------------------------------------------------------------------------
+# replication slots and WAL positions (logical mode)
+
+# lsn_num LSN: prints the LSN X/Y as a decimal number (bash arithmetic is 64-bit).
+lsn_num() {
+  local hi=${1%/*} lo=${1#*/}
+  [ -n "$1" ] && [ "$hi" != "$1" ] || return 1
+  echo $(( (16#$hi << 32) + 16#$lo ))
+}
+
+# pg_lsn_ge A B: LSN A >= LSN B; false when either is empty (a missing slot has no LSN).
+pg_lsn_ge() {
+  local a b
+  a=$(lsn_num "$1") && b=$(lsn_num "$2") || return 1
+  [ "$a" -ge "$b" ]
+}
+
+# pg_wal_lsn: the server's current WAL write position (pg_current_wal_lsn()).
+pg_wal_lsn() { pg_sql "SELECT pg_current_wal_lsn()"; }
+
+# pg_slot_lsn SLOT: the slot's confirmed_flush_lsn; prints nothing when there is no such slot.
+pg_slot_lsn() {
+  pg_sql "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# pg_slot_restart_lsn SLOT: the slot's restart_lsn (the oldest WAL it retains).
+pg_slot_restart_lsn() {
+  pg_sql "SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# pg_slot_exists SLOT
+pg_slot_exists() {
+  [ "$(pg_sql "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$1'")" -eq 1 ]
+}
+
+# pg_slot_active SLOT: a walsender streams from the slot.
+pg_slot_active() {
+  [ "$(pg_sql "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$1' AND active")" -eq 1 ]
+}
+
+# pg_slot_lsn_ge SLOT LSN: the slot's confirmed_flush_lsn has reached LSN (for wait_for).
+pg_slot_lsn_ge() { pg_lsn_ge "$(pg_slot_lsn "$1")" "$2"; }
+
+# ---------------------------------------------------------------------------------------------
 # Kafka
 
 # kafka_java ARGS...: runs a JVM with the Kafka jars and this broker's logging set-up.
@@ -379,6 +424,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=1
 group.initial.rebalance.delay.ms=0
+${KAFKA_EXTRA_CONFIG:-}
 EOF
 }
 
@@ -403,7 +449,8 @@ kafka_launch() {
 
 # kafka_start [PORT]: formats a fresh KRaft single node in $T/kafka and starts it on PORT
 # (default: a free port; the controller always gets a free one). Sets KAFKA_BROKERS. Topics
-# are auto-created with KAFKA_PARTITIONS (default 4) partitions.
+# are auto-created with KAFKA_PARTITIONS (default 4) partitions. KAFKA_EXTRA_CONFIG: more
+# server.properties lines.
 kafka_start() {
   compgen -G "$KAFKA_LIB/kafka_2.13-*.jar" >/dev/null \
     || fail "no Kafka jars in $KAFKA_LIB: run tests/install-deps.sh"
@@ -487,22 +534,26 @@ relay_require() {
   [ -x "$OUTBOX_RELAY" ] || fail "relay binary $OUTBOX_RELAY not found: run make"
 }
 
-# relay_conf -o FILE -s SOURCE [-t TABLE] [-b BROKERS] [-d DSN] [-k KAFKA_LINES]
+# relay_conf -o FILE -s SOURCE [-m MODE] [-t TABLE] [-b BROKERS] [-d DSN] [-k KAFKA_LINES]
 #            [-x SOURCE_LINES] [-l LOG_LEVEL]
-# Writes a relay config with one poll-mode source (poll_interval_ms = 50 unless -x sets it).
+# Writes a relay config with one source, in MODE poll (default; poll_interval_ms = 50 unless
+# -x sets it) or logical (slot, publication etc. at their defaults unless -x sets them).
 # -k and -x add raw libconfig lines to the kafka group and to the source.
 relay_conf() {
-  local out="" name="" table=public.outbox brokers=$KAFKA_BROKERS dsn=$PG_DSN
+  local out="" name="" table=public.outbox brokers=$KAFKA_BROKERS dsn=$PG_DSN mode=poll
   local kextra="" sextra="" level=info opt OPTIND=1
-  while getopts 'o:s:t:b:d:k:x:l:' opt; do
+  while getopts 'o:s:m:t:b:d:k:x:l:' opt; do
     case $opt in
-      o) out=$OPTARG ;; s) name=$OPTARG ;; t) table=$OPTARG ;; b) brokers=$OPTARG ;;
-      d) dsn=$OPTARG ;; k) kextra=$OPTARG ;; x) sextra=$OPTARG ;; l) level=$OPTARG ;;
+      o) out=$OPTARG ;; s) name=$OPTARG ;; m) mode=$OPTARG ;; t) table=$OPTARG ;;
+      b) brokers=$OPTARG ;; d) dsn=$OPTARG ;; k) kextra=$OPTARG ;; x) sextra=$OPTARG ;;
+      l) level=$OPTARG ;;
       *) fail "relay_conf: bad option" ;;
     esac
   done
   [ -n "$out" ] && [ -n "$name" ] || fail "relay_conf: -o FILE and -s SOURCE are required"
-  case "$sextra" in *poll_interval_ms*) ;; *) sextra="poll_interval_ms = 50; $sextra" ;; esac
+  if [ "$mode" = poll ]; then
+    case "$sextra" in *poll_interval_ms*) ;; *) sextra="poll_interval_ms = 50; $sextra" ;; esac
+  fi
   cat >"$out" <<EOF
 kafka = {
   brokers = "$brokers";
@@ -513,7 +564,7 @@ sources = (
   {
     name = "$name";
     dsn = "$dsn";
-    mode = "poll";
+    mode = "$mode";
     table = "$table";
     $sextra
   }

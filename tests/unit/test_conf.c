@@ -227,8 +227,9 @@ static const struct {
       KAFKA "sources = (\n  { #!\n    name = \"a123456789012345678901234567890123456789"
       "012345678901234567890123\";\n    dsn = \"a\";\n" SRC_END,
       { "must be 1-63 characters" } },
-    { "mode logical", KAFKA SRC_MARKED "    mode = \"logical\";\n" SRC_END,
-      { "source \"orders\"", "mode \"logical\" is not available" } },
+    { "logical slot with capitals", KAFKA SRC_MARKED "    mode = \"logical\";\n"
+      "    slot = \"Bad-Slot\";\n" SRC_END,
+      { "source \"orders\"", "slot and publication names must be" } },
     { "table with two dots", KAFKA SRC_MARKED "    table = \"a.b.c\";\n" SRC_END,
       { "source \"orders\"", "table \"a.b.c\" must be [schema.]table" } },
     { "table with a dash", KAFKA SRC_MARKED "    table = \"bad-name\";\n" SRC_END,
