@@ -415,7 +415,7 @@ logical_connect(struct logical_source *ls, char *errstr, size_t errstr_size)
 	    !(ls->repl = connect_one(ls, 1, errstr, errstr_size)))
 		return -1;
 	if (ensure_publication(ls, errstr, errstr_size) != 0 || check_slot(ls, errstr, errstr_size) != 0)
-		return -1;
+		return -2;
 	ls->last_status_ms = mono_ms();
 	return 0;
 }

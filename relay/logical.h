@@ -45,8 +45,9 @@ void logical_destroy(struct logical_source *ls);
 
 /*
  * Connects both connections, creates the publication and the slot when missing (and
- * create_slot allows), and checks the slot against the recorded position. Returns 0, or -1 with
- * errstr (a refused slot says why and what to do).
+ * create_slot allows), and checks the slot against the recorded position. Returns 0; -1 when a
+ * connection failed; -2 when connected but the publication or slot is refused or could not be
+ * set up (errstr says why and what to do).
  */
 int logical_connect(struct logical_source *ls, char *errstr, size_t errstr_size);
 void logical_disconnect(struct logical_source *ls);

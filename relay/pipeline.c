@@ -488,9 +488,12 @@ logical_session(struct pipeline *p)
 	char errstr[1024];
 	int rc;
 
-	if (logical_connect(p->ls, errstr, sizeof(errstr)) != 0) {
-		log_error("source \"%s\": could not connect to database at %s: %s", p->src->name,
-			  logical_server(p->ls), errstr);
+	if ((rc = logical_connect(p->ls, errstr, sizeof(errstr))) != 0) {
+		if (rc == -1)
+			log_error("source \"%s\": could not connect to database at %s: %s",
+				  p->src->name, logical_server(p->ls), errstr);
+		else
+			log_error("source \"%s\": %s", p->src->name, errstr);
 		return SESSION_RETRY;
 	}
 	while ((rc = logical_slot_active(p->ls, errstr, sizeof(errstr))) == 1) {

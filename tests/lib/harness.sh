@@ -356,8 +356,10 @@ pg_lsn_ge() {
   [ "$a" -ge "$b" ]
 }
 
-# pg_wal_lsn: the server's current WAL write position (pg_current_wal_lsn()).
-pg_wal_lsn() { pg_sql "SELECT pg_current_wal_lsn()"; }
+# pg_wal_lsn: the end of the WAL inserted so far (pg_current_wal_insert_lsn()): past every
+# transaction committed before the call. Not pg_current_wal_lsn(), the write position, which
+# lags behind with synchronous_commit = off.
+pg_wal_lsn() { pg_sql "SELECT pg_current_wal_insert_lsn()"; }
 
 # pg_slot_lsn SLOT: the slot's confirmed_flush_lsn; prints nothing when there is no such slot.
 pg_slot_lsn() {

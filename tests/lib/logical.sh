@@ -20,9 +20,10 @@
 #   verify_logical [--allow-duplicates] [--msgs TABLE]
 #                                  verify.truth against verify.TABLE (default msgs): lost,
 #                                  phantom, key/topic mismatch, split, commit order, duplicates
+#   kafka_messages [TOPIC_RE]      number of messages in the topics (sum of end offsets)
 #   missing_before LSN TABLE       prints the number of events whose transaction ended at or
 #                                  before LSN and that are absent from verify.TABLE
-#   pg_events_in_kafka_by LSN TABLE  true when none is missing (see missing_before)
+#   pg_wal_flushed_to LSN          the server has flushed its WAL up to LSN
 
 TRUTH_SLOT=${TRUTH_SLOT:-verify_truth}
 TRUTH_TABLE=${TRUTH_TABLE:-public.outbox}
@@ -35,13 +36,18 @@ truth_start() {
   pg_sql "SELECT pg_create_logical_replication_slot('$TRUTH_SLOT', 'test_decoding')" >/dev/null
 }
 
-# truth_load: verify.truth(seq, event_id, aggregate_type, aggregate_id, style, xid, end_lsn)
-# from the truth slot's changes so far, without consuming them. style is "row" for an INSERT
-# into the outbox table (kept or deleted later) and "message" for a transactional message with
-# the outbox prefix. Only committed transactions are decoded, in commit order.
+# truth_load: verify.truth(seq, event_id, aggregate_type, aggregate_id, style, id, xid,
+# end_lsn) from the truth slot's changes so far, without consuming them. style is "row" for an
+# INSERT into the outbox table (kept or deleted later; id is the row's id) and "message" for a
+# transactional message with the outbox prefix. Only committed transactions are decoded, in
+# commit order.
 truth_load() {
+  # The decoder reads WAL only up to the flush position, and the test cluster commits with
+  # synchronous_commit = off: wait until what was written so far is flushed (wal_writer_delay).
+  local written
+  written=$(pg_sql "SELECT pg_current_wal_insert_lsn()")
+  wait_for "WAL flushed to $written" 30 pg_wal_flushed_to "$written"
   # test_decoding quotes text as '...' with '' for a quote; the tests' ids never contain one.
-  # WAL written with synchronous_commit = off reaches the decoder once flushed (wal_writer).
   pg_sql "SET client_min_messages = warning; DROP TABLE IF EXISTS verify.truth;
     CREATE TABLE verify.truth AS
     WITH c AS (
@@ -53,18 +59,22 @@ truth_load() {
       SELECT n, xid, 'row' AS style,
              substring(data FROM \$re\$ event_id\[uuid\]:'([^']*)'\$re\$) AS event_id,
              substring(data FROM \$re\$ aggregate_type\[text\]:'([^']*)'\$re\$) AS aggregate_type,
-             substring(data FROM \$re\$ aggregate_id\[text\]:'([^']*)'\$re\$) AS aggregate_id
+             substring(data FROM \$re\$ aggregate_id\[text\]:'([^']*)'\$re\$) AS aggregate_id,
+             substring(data FROM \$re\$ id\[bigint\]:([0-9]+)\$re\$)::bigint AS id
       FROM c WHERE data LIKE 'table $TRUTH_TABLE: INSERT: %'
       UNION ALL
-      SELECT n, xid, 'message', m->>'event_id', m->>'aggregate_type', m->>'aggregate_id'
+      SELECT n, xid, 'message', m->>'event_id', m->>'aggregate_type', m->>'aggregate_id', NULL
       FROM c, LATERAL (SELECT substring(data FROM 'content:(.*)\$')::jsonb AS m) j
       WHERE data LIKE 'message: transactional: 1 prefix: $TRUTH_PREFIX, sz: %')
     SELECT row_number() OVER (ORDER BY ev.n) AS seq, ev.event_id, ev.aggregate_type,
-           ev.aggregate_id, ev.style, ev.xid, ends.end_lsn
+           ev.aggregate_id, ev.style, ev.id, ev.xid, ends.end_lsn
     FROM ev JOIN ends USING (xid);
     CREATE UNIQUE INDEX ON verify.truth (event_id);
     ANALYZE verify.truth"
 }
+
+# pg_wal_flushed_to LSN: the server has flushed its WAL up to LSN.
+pg_wal_flushed_to() { pg_lsn_ge "$(pg_sql "SELECT pg_current_wal_flush_lsn()")" "$1"; }
 
 # kafka_load TABLE [TOPIC_RE]: verify.TABLE(topic, part, off, ts, key, headers, value, event_id)
 # with every message of the topics matching TOPIC_RE (default ^outbox\.event\.), from the
@@ -89,6 +99,24 @@ kafka_load() {
           CREATE INDEX ON verify.$table (event_id); ANALYZE verify.$table" >/dev/null
   rm -f "$file"
 }
+
+# kafka_messages [TOPIC_RE]: the number of messages in the matching topics (default
+# ^outbox\.event\.), from their partitions' end offsets: cheap enough to poll. With
+# KAFKA_MESSAGE_TOPICS set (topic names, space-separated), those topics are read without a
+# metadata request first.
+kafka_messages() {
+  local re=${1:-'^outbox\.event\.'} args=() topic p topics
+  topics=${KAFKA_MESSAGE_TOPICS:-$(kafka_topics | grep -E -- "$re" || true)}
+  for topic in $topics; do
+    for p in $(seq 0 $(( ${KAFKA_PARTITIONS:-4} - 1 ))); do args+=(-t "$topic:$p:-1"); done
+  done
+  if [ ${#args[@]} -eq 0 ]; then echo 0; return 0; fi
+  kcat -Q -b "$KAFKA_BROKERS" "${args[@]}" 2>/dev/null \
+    | awk '$3 == "offset" && $4 >= 0 { n += $4 } END { print n + 0 }'
+}
+
+# kafka_messages_at_least N [TOPIC_RE]
+kafka_messages_at_least() { [ "$(kafka_messages "${2:-}")" -ge "$1" ]; }
 
 # verify_logical [--allow-duplicates] [--msgs TABLE]: compares verify.truth with the messages in
 # verify.TABLE (default msgs); prints examples of each problem and a summary line, fails the
@@ -172,9 +200,6 @@ missing_before() {
   pg_sql "SELECT count(*) FROM verify.truth t WHERE t.end_lsn <= '$1'
           AND NOT EXISTS (SELECT 1 FROM verify.$2 g WHERE g.event_id = t.event_id)"
 }
-
-# pg_events_in_kafka_by LSN TABLE: every event that ended at or before LSN is in verify.TABLE.
-pg_events_in_kafka_by() { [ "$(missing_before "$1" "$2")" -eq 0 ]; }
 
 # logical_slot_name SOURCE: the relay's default slot name for SOURCE.
 logical_slot_name() { echo "outbox_relay_${1//-/_}"; }
