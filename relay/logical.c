@@ -411,9 +411,23 @@ int
 logical_connect(struct logical_source *ls, char *errstr, size_t errstr_size)
 {
 	logical_disconnect(ls);
+	PGresult *res;
+
 	if (!(ls->conn = connect_one(ls, 0, errstr, errstr_size)) ||
 	    !(ls->repl = connect_one(ls, 1, errstr, errstr_size)))
 		return -1;
+	/* a replication connection answers IDENTIFY_SYSTEM; anything else (a pooler in
+	 * transaction mode, a server without logical replication) fails here, clearly */
+	res = PQexec(ls->repl, "IDENTIFY_SYSTEM");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) < 4) {
+		fail_conn(ls->repl, res, "the replication connection does not work", errstr,
+			  errstr_size);
+		return -2;
+	}
+	log_debug("source \"%s\": system %s, timeline %s, WAL at %s, database %s", ls->src->name,
+		  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+		  PQgetvalue(res, 0, 3));
+	PQclear(res);
 	if (ensure_publication(ls, errstr, errstr_size) != 0 || check_slot(ls, errstr, errstr_size) != 0)
 		return -2;
 	ls->last_status_ms = mono_ms();

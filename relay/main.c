@@ -18,6 +18,7 @@
 #include "pipeline.h"
 #include "produce.h"
 #include "route.h"
+#include "status.h"
 
 #ifndef OUTBOX_RELAY_VERSION
 #define OUTBOX_RELAY_VERSION "0.1.0-dev"
@@ -49,6 +50,7 @@ usage(FILE *out)
 		"Usage:\n"
 		"  outbox-relay run [-c FILE] [--log-level LEVEL]   relay until SIGTERM/SIGINT\n"
 		"  outbox-relay check-config [-c FILE]              validate a config and exit\n"
+		"  outbox-relay status [-c FILE] [--json]           backlog or slot lag, per source\n"
 		"  outbox-relay migrate --dsn DSN [options]         create or print the outbox table\n"
 		"  outbox-relay --help-config                       every configuration key\n"
 		"  outbox-relay --version                           version and linked libraries\n"
@@ -56,6 +58,7 @@ usage(FILE *out)
 		"Options:\n"
 		"  -c, --config FILE      configuration file (default %s)\n"
 		"      --log-level LEVEL  debug, info, warning or error (overrides the file)\n"
+		"      --json             status: machine-readable output\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"Exit status: 0 ok, 64 usage error, 69 service unavailable, 70 internal error,\n"
@@ -254,11 +257,12 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "help-config", no_argument, NULL, 'H' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = DEFAULT_CONFIG, *level = NULL, *cmd;
 	enum log_level lvl;
-	int c;
+	int c, json = 0;
 
 	log_init();
 	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
@@ -278,6 +282,7 @@ main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'H': conf_print_help(stdout); return 0;
 		case 'V': version(); return 0;
+		case 'j': json = 1; break;
 		default:
 			fprintf(stderr, "Try \"outbox-relay --help\".\n");
 			return EXIT_USAGE;
@@ -296,6 +301,16 @@ main(int argc, char **argv)
 		return cmd_run(path, level);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(path);
+	if (strcmp(cmd, "status") == 0) {
+		struct conf *cfg = load_checked(path);
+		int rc;
+
+		if (!cfg)
+			return EXIT_CONFIG;
+		rc = status_print(cfg, json, stdout);
+		conf_destroy(cfg);
+		return rc == 0 ? 0 : EXIT_UNAVAILABLE;
+	}
 	fprintf(stderr, "outbox-relay: unknown command \"%s\"\nTry \"outbox-relay --help\".\n", cmd);
 	return EXIT_USAGE;
 }

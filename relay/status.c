@@ -1,0 +1,177 @@
+/*
+ * status — see status.h. One short-lived connection per source; read-only queries.
+ */
+#include "status.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* One line per source: libpq's multi-line messages ("...\n\tIs the server running...")
+ * get their breaks shown as "; ". */
+static void
+flatten(char *s)
+{
+	char *w = s;
+
+	log_trim(s);
+	for (const char *r = s; *r; r++) {
+		if (*r == '\n') {
+			while (r[1] == '\t' || r[1] == ' ' || r[1] == '\n')
+				r++;
+			*w++ = ';';
+			*w++ = ' ';
+		} else {
+			*w++ = *r == '\t' ? ' ' : *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* Runs sql with one parameter; on success returns the result (one row expected). */
+static PGresult *
+ask(PGconn *conn, const char *sql, const char *param, char *errstr, size_t errstr_size)
+{
+	const char *params[1] = { param };
+	PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+	char msg[512];
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		return res;
+	snprintf(msg, sizeof(msg), "%s",
+		 PQresultStatus(res) == PGRES_TUPLES_OK ? "not found" : PQresultErrorMessage(res));
+	flatten(msg);
+	snprintf(errstr, errstr_size, "%s", msg);
+	PQclear(res);
+	return NULL;
+}
+
+/* Fills obj with the source's figures; returns 0, or -1 with errstr. */
+static int
+describe_source(const struct conf_source *src, json_t *obj, char *errstr, size_t errstr_size)
+{
+	const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
+	const char *vals[] = { "10", "outbox-relay/status", src->dsn, NULL };
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGresult *res = NULL;
+	char sql[512];
+	int rc = -1;
+
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", conn ? PQerrorMessage(conn) : "out of memory");
+		flatten(msg);
+		snprintf(errstr, errstr_size, "could not connect: %s", msg);
+		goto out;
+	}
+	if (src->mode == SOURCE_MODE_LOGICAL) {
+		res = ask(conn,
+			  "SELECT confirmed_flush_lsn::text, "
+			  "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, active "
+			  "FROM pg_replication_slots WHERE slot_name = $1", src->slot, errstr, errstr_size);
+		if (!res) {
+			snprintf(errstr, errstr_size, "replication slot \"%s\": %s", src->slot,
+				 strcmp(errstr, "not found") == 0 ? "does not exist" : errstr);
+			goto out;
+		}
+		json_object_set_new(obj, "slot", json_string(src->slot));
+		json_object_set_new(obj, "confirmed_lsn", json_string(PQgetvalue(res, 0, 0)));
+		json_object_set_new(obj, "lag_bytes",
+				    json_integer(strtoll(PQgetvalue(res, 0, 1), NULL, 10)));
+		json_object_set_new(obj, "state", json_string(strcmp(PQgetvalue(res, 0, 2), "t") == 0
+							      ? "streaming" : "idle"));
+	} else {
+		if (!*src->columns[COL_PUBLISHED_AT] || src->on_publish == ON_PUBLISH_DELETE)
+			snprintf(sql, sizeof(sql), "SELECT count(*), NULL FROM \"%s\".\"%s\"",
+				 src->schema_name, src->table_name);
+		else if (*src->columns[COL_CREATED_AT])
+			snprintf(sql, sizeof(sql),
+				 "SELECT count(*), extract(epoch from now() - min(\"%s\"))::bigint "
+				 "FROM \"%s\".\"%s\" WHERE \"%s\" IS NULL", src->columns[COL_CREATED_AT],
+				 src->schema_name, src->table_name, src->columns[COL_PUBLISHED_AT]);
+		else
+			snprintf(sql, sizeof(sql), "SELECT count(*), NULL FROM \"%s\".\"%s\" WHERE \"%s\" IS NULL",
+				 src->schema_name, src->table_name, src->columns[COL_PUBLISHED_AT]);
+		if (!(res = ask(conn, sql, NULL, errstr, errstr_size)))
+			goto out;
+		json_object_set_new(obj, "backlog", json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+		json_object_set_new(obj, "oldest_unpublished_age_s",
+				    PQgetisnull(res, 0, 1) ? json_null()
+				    : json_integer(strtoll(PQgetvalue(res, 0, 1), NULL, 10)));
+		PQclear(res);
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+			 "database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
+			 "objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)");
+		char lock_name[160];
+
+		snprintf(lock_name, sizeof(lock_name), "outbox-relay:%s.%s", src->schema_name,
+			 src->table_name);
+		if (!(res = ask(conn, sql, lock_name, errstr, errstr_size)))
+			goto out;
+		json_object_set_new(obj, "state", json_string(strcmp(PQgetvalue(res, 0, 0), "0") != 0
+							      ? "active" : "no relay"));
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
+int
+status_print(const struct conf *cfg, int json, FILE *out)
+{
+	json_t *all = json_array();
+	int failed = 0;
+
+	if (!json)
+		fprintf(out, "%-20s %-8s %-10s %s\n", "SOURCE", "MODE", "STATE", "DETAIL");
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct conf_source *src = &cfg->sources[i];
+		json_t *obj = json_object();
+		char errstr[512] = "";
+
+		json_object_set_new(obj, "source", json_string(src->name));
+		json_object_set_new(obj, "mode", json_string(src->mode == SOURCE_MODE_LOGICAL ?
+							    "logical" : "poll"));
+		if (describe_source(src, obj, errstr, sizeof(errstr)) != 0) {
+			failed = 1;
+			json_object_set_new(obj, "state", json_string("error"));
+			json_object_set_new(obj, "error", json_string(errstr));
+		}
+		if (!json) {
+			const char *state = json_string_value(json_object_get(obj, "state"));
+
+			fprintf(out, "%-20s %-8s %-10s ", src->name,
+				json_string_value(json_object_get(obj, "mode")), state);
+			if (json_object_get(obj, "error"))
+				fprintf(out, "%s\n", errstr);
+			else if (src->mode == SOURCE_MODE_LOGICAL)
+				fprintf(out, "slot %s confirmed %s, lag %" JSON_INTEGER_FORMAT " bytes\n",
+					src->slot,
+					json_string_value(json_object_get(obj, "confirmed_lsn")),
+					json_integer_value(json_object_get(obj, "lag_bytes")));
+			else if (json_is_integer(json_object_get(obj, "oldest_unpublished_age_s")))
+				fprintf(out, "backlog %" JSON_INTEGER_FORMAT " rows, oldest %" JSON_INTEGER_FORMAT
+					" s\n", json_integer_value(json_object_get(obj, "backlog")),
+					json_integer_value(json_object_get(obj, "oldest_unpublished_age_s")));
+			else
+				fprintf(out, "backlog %" JSON_INTEGER_FORMAT " rows\n",
+					json_integer_value(json_object_get(obj, "backlog")));
+		}
+		json_array_append_new(all, obj);
+	}
+	if (json) {
+		char *text = json_dumps(all, JSON_INDENT(2));
+
+		fprintf(out, "%s\n", text ? text : "[]");
+		free(text);
+	}
+	json_decref(all);
+	return failed;
+}
