@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pgoutput.h"
 
@@ -49,15 +50,6 @@ struct logical_source {
 	char *env_headers;
 	char invalid[256];
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 parse_lsn(const char *s, uint64_t *lsn)
@@ -251,7 +243,7 @@ record_position(struct logical_source *ls, uint64_t lsn, char *errstr, size_t er
 				 errstr_size);
 	PQclear(res);
 	ls->recorded = lsn;
-	ls->last_record_ms = mono_ms();
+	ls->last_record_ms = clock_mono_ms();
 	return 0;
 }
 
@@ -430,7 +422,7 @@ logical_connect(struct logical_source *ls, char *errstr, size_t errstr_size)
 	PQclear(res);
 	if (ensure_publication(ls, errstr, errstr_size) != 0 || check_slot(ls, errstr, errstr_size) != 0)
 		return -2;
-	ls->last_status_ms = mono_ms();
+	ls->last_status_ms = clock_mono_ms();
 	return 0;
 }
 
@@ -705,7 +697,7 @@ logical_feedback_due(const struct logical_source *ls)
 long long
 logical_feedback_wait_ms(const struct logical_source *ls)
 {
-	long long left = ls->last_status_ms + ls->src->status_interval_ms - mono_ms();
+	long long left = ls->last_status_ms + ls->src->status_interval_ms - clock_mono_ms();
 
 	return left > 0 ? left : 0;
 }
@@ -722,7 +714,7 @@ logical_feedback(struct logical_source *ls, uint64_t acked_lsn, int idle, char *
 	 * again, and so on: following the server is recorded only every IDLE_RECORD_FACTOR
 	 * intervals; in between it goes no further than what is recorded. */
 	if (idle && ls->server_sent > flush_lsn) {
-		if (mono_ms() - ls->last_record_ms >= IDLE_RECORD_FACTOR * ls->src->status_interval_ms)
+		if (clock_mono_ms() - ls->last_record_ms >= IDLE_RECORD_FACTOR * ls->src->status_interval_ms)
 			flush_lsn = ls->server_sent;
 		else if (ls->recorded > flush_lsn)
 			flush_lsn = ls->recorded < ls->server_sent ? ls->recorded : ls->server_sent;
@@ -733,7 +725,7 @@ logical_feedback(struct logical_source *ls, uint64_t acked_lsn, int idle, char *
 	if (PQputCopyData(ls->repl, msg, PGO_STATUS_LEN) != 1 || PQflush(ls->repl) != 0)
 		return fail_conn(ls->repl, NULL, "could not send a status update", errstr, errstr_size);
 	ls->confirmed = flush_lsn;
-	ls->last_status_ms = mono_ms();
+	ls->last_status_ms = clock_mono_ms();
 	ls->reply_requested = 0;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "ackwin.h"
+#include "clock.h"
 #include "log.h"
 #include "logical.h"
 #include "poll.h"
@@ -80,15 +81,6 @@ wait_or_stop(long long ms)
 	pthread_mutex_unlock(&stop_mutex);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Releases the acked head of the window (all = every acked slot, once nothing is in flight).
  * Poll mode marks those rows published; logical mode advances acked_lsn over the commit markers
@@ -141,7 +133,7 @@ describe(const struct pipeline *p, const struct outbox_event *ev, char *buf, siz
 static int
 drain(struct pipeline *p, long long deadline_ms)
 {
-	while (ackwin_in_flight(p->win) > 0 && now_ms() < deadline_ms) {
+	while (ackwin_in_flight(p->win) > 0 && clock_mono_ms() < deadline_ms) {
 		produce_poll(p->prod, 100);
 		if (checkpoint(p, 0) != 0)
 			return -1;
@@ -290,7 +282,7 @@ static enum session_end
 run_active(struct pipeline *p)
 {
 	char errstr[1024];
-	long long next_progress = now_ms() + PROGRESS_LOG_SECONDS * 1000;
+	long long next_progress = clock_mono_ms() + PROGRESS_LOG_SECONDS * 1000;
 	unsigned long long last_published = p->published;
 	int rewinding = 0;
 
@@ -342,7 +334,7 @@ run_active(struct pipeline *p)
 				return SESSION_RETRY;
 			}
 			if (send_rows(p, nrows) != 0) {
-				drain(p, now_ms() + p->cfg->drain_timeout_ms);
+				drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms);
 				return SESSION_RETRY;
 			}
 		}
@@ -351,18 +343,18 @@ run_active(struct pipeline *p)
 			 * first) or until it is time to poll again */
 			produce_poll(p->prod, room > 0 ? (int)p->src->poll_interval_ms : 100);
 
-		if (now_ms() >= next_progress) {
+		if (clock_mono_ms() >= next_progress) {
 			if (p->published != last_published)
 				log_info("source \"%s\": %llu events published so far (%llu dead-lettered), "
 					 "%zu in flight", p->src->name, p->published, p->dead_lettered,
 					 ackwin_count(p->win));
 			last_published = p->published;
-			next_progress = now_ms() + PROGRESS_LOG_SECONDS * 1000;
+			next_progress = clock_mono_ms() + PROGRESS_LOG_SECONDS * 1000;
 		}
 	}
 
 	/* stop requested: no more reading; settle and mark what is in flight */
-	if (drain(p, now_ms() + p->cfg->drain_timeout_ms) != 0)
+	if (drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms) != 0)
 		log_warning("source \"%s\": %zu events were still in flight after %lld ms; they stay "
 			    "unpublished and will be sent again", p->src->name,
 			    ackwin_in_flight(p->win), p->cfg->drain_timeout_ms);
@@ -433,7 +425,7 @@ run_logical(struct pipeline *p)
 			 * confirm what was acked, and stream again from the slot's position */
 			log_warning("source \"%s\": %llu events were not acked (first: %s); restarting "
 				    "the stream from the last confirmed position", p->src->name, n, first);
-			drain(p, now_ms() + p->cfg->drain_timeout_ms);
+			drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms);
 			logical_confirm(p, 1);
 			return SESSION_RETRY;
 		}
@@ -448,7 +440,7 @@ run_logical(struct pipeline *p)
 			switch (r) {
 			case LOGICAL_EVENT:
 				if (send_event(p, &ev, 0) != 0) {
-					drain(p, now_ms() + p->cfg->drain_timeout_ms);
+					drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms);
 					logical_confirm(p, 1);
 					return SESSION_RETRY;
 				}
@@ -462,7 +454,7 @@ run_logical(struct pipeline *p)
 				break;
 			default:
 				log_error("source \"%s\": %s", p->src->name, errstr);
-				drain(p, now_ms() + p->cfg->drain_timeout_ms);
+				drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms);
 				return SESSION_RETRY;
 			}
 			items++;
@@ -472,7 +464,7 @@ run_logical(struct pipeline *p)
 		if (!more || items == 0)
 			logical_wait(p, ackwin_count(p->win) < (size_t)p->src->max_in_flight);
 	}
-	if (drain(p, now_ms() + p->cfg->drain_timeout_ms) != 0)
+	if (drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms) != 0)
 		log_warning("source \"%s\": %zu events were still in flight after %lld ms; they will be "
 			    "sent again", p->src->name, ackwin_in_flight(p->win), p->cfg->drain_timeout_ms);
 	checkpoint(p, 0);
