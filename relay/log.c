@@ -92,19 +92,10 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* A message may span lines (libpq: "...failed: Connection refused\n\tIs the server
-	 * running..."); keep the entry on one line, the breaks shown as "; ". */
-	for (const char *m = msg; n > 0 && *m && len < sizeof(line) - 2; m++) {
-		if (*m != '\n') {
-			line[len++] = *m == '\t' ? ' ' : *m;
-			continue;
-		}
-		while (m[1] == '\n' || m[1] == '\t' || m[1] == ' ')
-			m++;
-		if (m[1] && len < sizeof(line) - 3) {
-			line[len++] = ';';
-			line[len++] = ' ';
-		}
+	if (n > 0) {
+		log_flatten(msg);
+		for (const char *m = msg; *m && len < sizeof(line) - 2; m++)
+			line[len++] = *m;
 	}
 	line[len++] = '\n';
 
@@ -115,6 +106,25 @@ log_msg(enum log_level level, const char *fmt, ...)
 			break;
 		off += w;
 	}
+}
+
+void
+log_flatten(char *s)
+{
+	char *w = s;
+
+	log_trim(s);
+	for (const char *r = s; *r; r++) {
+		if (*r == '\n') {
+			while (r[1] == '\n' || r[1] == '\t' || r[1] == ' ')
+				r++;
+			*w++ = ';';	/* "\n" plus what follows is at least as long as "; " */
+			*w++ = ' ';
+		} else {
+			*w++ = *r == '\t' ? ' ' : *r;
+		}
+	}
+	*w = '\0';
 }
 
 char *

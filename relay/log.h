@@ -34,6 +34,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_fatal(...) log_msg(LOG_LEVEL_FATAL, __VA_ARGS__)
 
+/*
+ * Puts a multi-line message (libpq: "...failed: Connection refused\n\tIs the server running...")
+ * on one line in place: trailing breaks removed, inner ones shown as "; ", tabs as spaces.
+ */
+void log_flatten(char *s);
+
 /* Removes trailing newlines and spaces in place (libpq messages end in "\n"); returns s. */
 char *log_trim(char *s);
 

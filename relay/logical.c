@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "db.h"
 #include "log.h"
 #include "pgoutput.h"
 
@@ -151,60 +152,6 @@ logical_server_sent(const struct logical_source *ls)
 	return ls->server_sent;
 }
 
-static int
-fail_conn(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t errstr_size)
-{
-	char msg[1024];
-
-	snprintf(msg, sizeof(msg), "%s",
-		 res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(conn));
-	snprintf(errstr, errstr_size, "%s: %s", what, log_trim(msg));
-	PQclear(res);
-	return -1;
-}
-
-static void
-notice_to_log(void *arg, const char *message)
-{
-	const struct logical_source *ls = arg;
-	char msg[1024];
-
-	snprintf(msg, sizeof(msg), "%s", message);
-	log_warning("source \"%s\": database %s: %s", ls->src->name, ls->server, log_trim(msg));
-}
-
-static PGconn *
-connect_one(struct logical_source *ls, int replication, char *errstr, size_t errstr_size)
-{
-	/* later entries win over the dsn's; replication must win, so it comes after */
-	const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname",
-			       "replication", NULL };
-	char appname[96];
-	const char *vals[] = { "10", appname, ls->src->dsn, "database", NULL };
-	PGconn *c;
-
-	snprintf(appname, sizeof(appname), "outbox-relay/%s", ls->src->name);
-	if (!replication)
-		keys[3] = NULL;
-	c = PQconnectdbParams(keys, vals, 1);
-	if (!c) {
-		snprintf(errstr, errstr_size, "out of memory");
-		return NULL;
-	}
-	snprintf(ls->server, sizeof(ls->server), "%s:%s", PQhost(c) ? PQhost(c) : "?",
-		 PQport(c) ? PQport(c) : "?");
-	if (PQstatus(c) != CONNECTION_OK) {
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
-		snprintf(errstr, errstr_size, "%s", log_trim(msg));
-		PQfinish(c);
-		return NULL;
-	}
-	PQsetNoticeProcessor(c, notice_to_log, ls);
-	return c;
-}
-
 /* Runs a one-value query with up to two text parameters; *out is malloc'd or NULL for no row. */
 static int
 query_value(struct logical_source *ls, const char *sql, const char *p1, const char *p2,
@@ -214,7 +161,7 @@ query_value(struct logical_source *ls, const char *sql, const char *p1, const ch
 	PGresult *res = PQexecParams(ls->conn, sql, p2 ? 2 : p1 ? 1 : 0, NULL, params, NULL, NULL, 0);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		return fail_conn(ls->conn, res, what, errstr, errstr_size);
+		return db_error(ls->conn, res, what, errstr, errstr_size);
 	*out = NULL;
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) && !(*out = strdup(PQgetvalue(res, 0, 0)))) {
 		PQclear(res);
@@ -239,7 +186,7 @@ record_position(struct logical_source *ls, uint64_t lsn, char *errstr, size_t er
 		 "updated_at = now()", ls->slots_table);
 	res = PQexecParams(ls->conn, sql, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return fail_conn(ls->conn, res, "could not record the confirmed position", errstr,
+		return db_error(ls->conn, res, "could not record the confirmed position", errstr,
 				 errstr_size);
 	PQclear(res);
 	ls->recorded = lsn;
@@ -280,7 +227,7 @@ ensure_publication(struct logical_source *ls, char *errstr, size_t errstr_size)
 	free(table);
 	res = PQexec(ls->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return fail_conn(ls->conn, res, "could not create the publication", errstr, errstr_size);
+		return db_error(ls->conn, res, "could not create the publication", errstr, errstr_size);
 	PQclear(res);
 	log_info("source \"%s\": created publication \"%s\"", src->name, src->publication);
 	return 0;
@@ -297,7 +244,7 @@ create_slot(struct logical_source *ls, char *errstr, size_t errstr_size)
 		 ls->src->slot);
 	res = PQexec(ls->repl, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		return fail_conn(ls->repl, res, "could not create the replication slot", errstr,
+		return db_error(ls->repl, res, "could not create the replication slot", errstr,
 				 errstr_size);
 	if (parse_lsn(PQgetvalue(res, 0, 1), &lsn) != 0) {
 		PQclear(res);
@@ -405,14 +352,14 @@ logical_connect(struct logical_source *ls, char *errstr, size_t errstr_size)
 	logical_disconnect(ls);
 	PGresult *res;
 
-	if (!(ls->conn = connect_one(ls, 0, errstr, errstr_size)) ||
-	    !(ls->repl = connect_one(ls, 1, errstr, errstr_size)))
+	if (!(ls->conn = db_connect(ls->src, 0, ls->server, sizeof(ls->server), errstr, errstr_size)) ||
+	    !(ls->repl = db_connect(ls->src, 1, ls->server, sizeof(ls->server), errstr, errstr_size)))
 		return -1;
 	/* a replication connection answers IDENTIFY_SYSTEM; anything else (a pooler in
 	 * transaction mode, a server without logical replication) fails here, clearly */
 	res = PQexec(ls->repl, "IDENTIFY_SYSTEM");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) < 4) {
-		fail_conn(ls->repl, res, "the replication connection does not work", errstr,
+		db_error(ls->repl, res, "the replication connection does not work", errstr,
 			  errstr_size);
 		return -2;
 	}
@@ -446,7 +393,7 @@ logical_start(struct logical_source *ls, char *errstr, size_t errstr_size)
 		PQclear(res);
 		return 1;
 	}
-	return fail_conn(ls->repl, res, "could not start streaming", errstr, errstr_size);
+	return db_error(ls->repl, res, "could not start streaming", errstr, errstr_size);
 }
 
 /* Copies n bytes into the scratch buffer as a NUL-terminated string; returns its offset. */
@@ -629,7 +576,7 @@ logical_read(struct logical_source *ls, struct outbox_event *ev, uint64_t *lsn, 
 		n = PQgetCopyData(ls->repl, &ls->copybuf, 1);
 		if (n == 0) {
 			if (PQconsumeInput(ls->repl) == 0)
-				return fail_conn(ls->repl, NULL, "replication connection failed", errstr,
+				return db_error(ls->repl, NULL, "replication connection failed", errstr,
 						 errstr_size);
 			n = PQgetCopyData(ls->repl, &ls->copybuf, 1);
 			if (n == 0)
@@ -638,11 +585,11 @@ logical_read(struct logical_source *ls, struct outbox_event *ev, uint64_t *lsn, 
 		if (n == -1) {
 			PGresult *res = PQgetResult(ls->repl);
 
-			return fail_conn(ls->repl, res, "the server ended the replication stream", errstr,
+			return db_error(ls->repl, res, "the server ended the replication stream", errstr,
 					 errstr_size);
 		}
 		if (n < 0)
-			return fail_conn(ls->repl, NULL, "replication connection failed", errstr,
+			return db_error(ls->repl, NULL, "replication connection failed", errstr,
 					 errstr_size);
 		if (pgo_parse_frame(ls->copybuf, (size_t)n, &f, errstr, errstr_size) != 0)
 			return LOGICAL_ERROR;
@@ -723,7 +670,7 @@ logical_feedback(struct logical_source *ls, uint64_t acked_lsn, int idle, char *
 		return -1;
 	pgo_build_status(msg, flush_lsn, flush_lsn, flush_lsn, pgo_now(), idle);
 	if (PQputCopyData(ls->repl, msg, PGO_STATUS_LEN) != 1 || PQflush(ls->repl) != 0)
-		return fail_conn(ls->repl, NULL, "could not send a status update", errstr, errstr_size);
+		return db_error(ls->repl, NULL, "could not send a status update", errstr, errstr_size);
 	ls->confirmed = flush_lsn;
 	ls->last_status_ms = clock_mono_ms();
 	ls->reply_requested = 0;

@@ -61,6 +61,13 @@ pipeline_request_stop(void)
 	pthread_mutex_unlock(&stop_mutex);
 }
 
+/* The exponential step, capped by retry_backoff_max_ms. */
+static long long
+next_backoff(const struct pipeline *p, long long backoff)
+{
+	return backoff * 2 > p->src->retry_backoff_max_ms ? p->src->retry_backoff_max_ms : backoff * 2;
+}
+
 /* Waits ms milliseconds, or less when a stop is requested. */
 static void
 wait_or_stop(long long ms)
@@ -271,8 +278,7 @@ reach_brokers(struct pipeline *p)
 		wait_or_stop(backoff);
 		if (stopping())
 			return -1;
-		backoff = backoff * 2 > p->src->retry_backoff_max_ms ? p->src->retry_backoff_max_ms
-								      : backoff * 2;
+		backoff = next_backoff(p, backoff);
 	}
 	return 0;
 }
@@ -591,8 +597,7 @@ pipeline_main(void *arg)
 			backoff = 100;
 		log_info("source \"%s\": retrying in %lld ms", p->src->name, backoff);
 		wait_or_stop(backoff);
-		backoff = backoff * 2 > p->src->retry_backoff_max_ms ? p->src->retry_backoff_max_ms
-								      : backoff * 2;
+		backoff = next_backoff(p, backoff);
 	}
 	log_info("source \"%s\": stopped; %llu events published (%llu dead-lettered)", p->src->name,
 		 p->published, p->dead_lettered);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 
 struct poll_source {
@@ -87,14 +88,7 @@ poll_server(const struct poll_source *ps)
 static int
 fail(struct poll_source *ps, PGresult *res, const char *what, char *errstr, size_t errstr_size)
 {
-	char msg[1024];
-
-	snprintf(msg, sizeof(msg), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(ps->conn));
-	if (!msg[0])
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(ps->conn));
-	snprintf(errstr, errstr_size, "%s: %s", what, log_trim(msg));
-	PQclear(res);
-	return -1;
+	return db_error(ps->conn, res, what, errstr, errstr_size);
 }
 
 /* The select-list expression of a logical column, or NULL::text when the table lacks it. */
@@ -211,47 +205,17 @@ exec_simple(struct poll_source *ps, const char *sql, char *errstr, size_t errstr
 	return 0;
 }
 
-/* libpq prints server notices (a shutdown warning, ...) straight to stderr; keep them in the
- * log's one-line format, attributed to the source. */
-static void
-notice_to_log(void *arg, const char *message)
-{
-	const struct poll_source *ps = arg;
-	char msg[1024];
-
-	snprintf(msg, sizeof(msg), "%s", message);
-	log_warning("source \"%s\": database %s: %s", ps->src->name, ps->server, log_trim(msg));
-}
-
 int
 poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 {
 	const struct conf_source *src = ps->src;
-	/* later entries win: the dsn (expanded as dbname) overrides these defaults */
-	const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
-	char appname[96];
-	const char *vals[] = { "10", appname, src->dsn, NULL };
 	int present[COL__COUNT];
 	char select[2048], expr[160], sql[4096];
 	size_t len = 0;
 
 	poll_disconnect(ps);
-	snprintf(appname, sizeof(appname), "outbox-relay/%s", src->name);
-	ps->conn = PQconnectdbParams(keys, vals, 1);
-	if (!ps->conn) {
-		snprintf(errstr, errstr_size, "out of memory");
+	if (!(ps->conn = db_connect(src, 0, ps->server, sizeof(ps->server), errstr, errstr_size)))
 		return -1;
-	}
-	snprintf(ps->server, sizeof(ps->server), "%s:%s",
-		 PQhost(ps->conn) ? PQhost(ps->conn) : "?", PQport(ps->conn) ? PQport(ps->conn) : "?");
-	PQsetNoticeProcessor(ps->conn, notice_to_log, ps);
-	if (PQstatus(ps->conn) != CONNECTION_OK) {
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(ps->conn));
-		snprintf(errstr, errstr_size, "%s", log_trim(msg));
-		return -1;
-	}
 	/* Marks are idempotent hints: losing the last few in a database crash only re-sends
 	 * those events, so they need not wait for the WAL flush. */
 	if (exec_simple(ps, "SET synchronous_commit = off", errstr, errstr_size) != 0)

@@ -8,28 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
-
-/* One line per source: libpq's multi-line messages ("...\n\tIs the server running...")
- * get their breaks shown as "; ". */
-static void
-flatten(char *s)
-{
-	char *w = s;
-
-	log_trim(s);
-	for (const char *r = s; *r; r++) {
-		if (*r == '\n') {
-			while (r[1] == '\t' || r[1] == ' ' || r[1] == '\n')
-				r++;
-			*w++ = ';';
-			*w++ = ' ';
-		} else {
-			*w++ = *r == '\t' ? ' ' : *r;
-		}
-	}
-	*w = '\0';
-}
 
 /* Runs sql with one parameter; on success returns the result (one row expected). */
 static PGresult *
@@ -43,7 +23,7 @@ ask(PGconn *conn, const char *sql, const char *param, char *errstr, size_t errst
 		return res;
 	snprintf(msg, sizeof(msg), "%s",
 		 PQresultStatus(res) == PGRES_TUPLES_OK ? "not found" : PQresultErrorMessage(res));
-	flatten(msg);
+	log_flatten(msg);
 	snprintf(errstr, errstr_size, "%s", msg);
 	PQclear(res);
 	return NULL;
@@ -53,19 +33,14 @@ ask(PGconn *conn, const char *sql, const char *param, char *errstr, size_t errst
 static int
 describe_source(const struct conf_source *src, json_t *obj, char *errstr, size_t errstr_size)
 {
-	const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
-	const char *vals[] = { "10", "outbox-relay/status", src->dsn, NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	char server[300], why[512];
+	PGconn *conn = db_connect(src, 0, server, sizeof(server), why, sizeof(why));
 	PGresult *res = NULL;
 	char sql[512];
 	int rc = -1;
 
-	if (!conn || PQstatus(conn) != CONNECTION_OK) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "%s", conn ? PQerrorMessage(conn) : "out of memory");
-		flatten(msg);
-		snprintf(errstr, errstr_size, "could not connect: %s", msg);
+	if (!conn) {
+		snprintf(errstr, errstr_size, "could not connect: %s", why);
 		goto out;
 	}
 	if (src->mode == SOURCE_MODE_LOGICAL) {

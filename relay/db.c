@@ -1,0 +1,64 @@
+/*
+ * db — see db.h.
+ */
+#include "db.h"
+
+#include <stdio.h>
+
+#include "log.h"
+
+/* libpq prints server notices (a shutdown warning, ...) straight to stderr; keep them in the
+ * log's one-line format, attributed to the source. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+	const struct conf_source *src = arg;
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", message);
+	log_warning("source \"%s\": database: %s", src->name, log_trim(msg));
+}
+
+PGconn *
+db_connect(const struct conf_source *src, int replication, char *server, size_t server_size,
+	   char *errstr, size_t errstr_size)
+{
+	/* later entries win: the dsn (expanded as dbname) overrides the defaults before it, and
+	 * replication, after it, overrides the dsn */
+	const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname",
+			       replication ? "replication" : NULL, NULL };
+	char appname[96], msg[1024];
+	const char *vals[] = { "10", appname, src->dsn, "database", NULL };
+	PGconn *c;
+
+	snprintf(appname, sizeof(appname), "outbox-relay/%s", src->name);
+	snprintf(server, server_size, "?");
+	if (!(c = PQconnectdbParams(keys, vals, 1))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	snprintf(server, server_size, "%s:%s", PQhost(c) ? PQhost(c) : "?",
+		 PQport(c) ? PQport(c) : "?");
+	if (PQstatus(c) != CONNECTION_OK) {
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
+		log_flatten(msg);
+		snprintf(errstr, errstr_size, "%s", msg);
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, notice_to_log, (void *)src);
+	return c;
+}
+
+int
+db_error(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t errstr_size)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s",
+		 res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	log_flatten(msg);
+	snprintf(errstr, errstr_size, "%s: %s", what, msg);
+	PQclear(res);
+	return -1;
+}

@@ -1,0 +1,29 @@
+/*
+ * db — how every module reaches a source's database: one way to connect (the same defaults,
+ * application_name and notice handling for the poll, logical and status paths) and one way to
+ * turn a libpq failure into a message.
+ */
+#ifndef OUTBOX_RELAY_DB_H
+#define OUTBOX_RELAY_DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "conf.h"
+
+/*
+ * Connects to src's dsn (replication = a replication=database connection). server gets
+ * "host:port" for messages, never the dsn, even when the connection fails. Server notices go
+ * to the log, attributed to the source. Returns the connection, or NULL with errstr (libpq's
+ * message, on one line).
+ */
+PGconn *db_connect(const struct conf_source *src, int replication, char *server,
+		   size_t server_size, char *errstr, size_t errstr_size);
+
+/*
+ * Writes "what: <PostgreSQL's message>" into errstr, taking the message from res when it has
+ * one, else from conn; clears res. Returns -1, so callers can `return db_error(...)`.
+ */
+int db_error(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t errstr_size);
+
+#endif
