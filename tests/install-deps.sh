@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Installs everything needed to build outbox-relay and run its unit and integration tests on a
 # fresh Debian/Ubuntu machine, then fetches the Apache Kafka broker jars from Maven Central into
-# tests/kafka/lib (override with KAFKA_LIB). Idempotent: packages already installed and jars
-# already fetched for the current tests/kafka/pom.xml are skipped, so a second run takes a second.
+# tests/kafka/lib (override with KAFKA_LIB) and the Apicurio schema registry into
+# tests/registry/lib (override with REGISTRY_LIB). Idempotent: packages already installed and
+# jars already fetched for the current tests/kafka/pom.xml and tests/registry/pom.xml are
+# skipped, so a second run takes a second.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KAFKA_POM="$REPO/tests/kafka/pom.xml"
 KAFKA_LIB=${KAFKA_LIB:-$REPO/tests/kafka/lib}
+REGISTRY_POM="$REPO/tests/registry/pom.xml"
+REGISTRY_LIB=${REGISTRY_LIB:-$REPO/tests/registry/lib}
 
 PACKAGES=(
   build-essential pkg-config
   librdkafka-dev libavro-dev libconfig-dev libcmocka-dev libjansson-dev
   libcurl4-openssl-dev libsystemd-dev libpq-dev
-  postgresql kcat openjdk-17-jre-headless maven
+  postgresql kcat openjdk-17-jre-headless maven curl
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
@@ -86,6 +90,38 @@ fetch_kafka_jars() {
   say "kafka jars: $(ls "$KAFKA_LIB"/*.jar | wc -l) jars"
 }
 
+# fetch_registry: unpacks Apicurio Registry's Quarkus application (runner jar and lib/) into
+# REGISTRY_LIB, unless it is there already for the current tests/registry/pom.xml.
+fetch_registry() {
+  local stamp_file="$REGISTRY_LIB/.pom.sha256" stamp
+  stamp=$(sha256sum "$REGISTRY_POM" | cut -d' ' -f1)
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] \
+     && compgen -G "$REGISTRY_LIB/apicurio-registry-app-*-runner.jar" >/dev/null; then
+    say "schema registry: present in $REGISTRY_LIB"
+    return 0
+  fi
+  say "schema registry: fetching into $REGISTRY_LIB"
+  rm -rf "$REGISTRY_LIB"
+  mkdir -p "$REGISTRY_LIB"
+  local mvn_log jar
+  mvn_log=$(mktemp)
+  if ! mvn -B -q -f "$REGISTRY_POM" dependency:unpack \
+         -Dregistry.lib="$(realpath -m "$REGISTRY_LIB")" >"$mvn_log" 2>&1; then
+    cat "$mvn_log" >&2
+    rm -f "$mvn_log"
+    say "schema registry: maven failed" >&2
+    return 1
+  fi
+  rm -f "$mvn_log"
+  jar=$(compgen -G "$REGISTRY_LIB/apicurio-registry-app-*-runner.jar") || {
+    say "schema registry: maven finished but no runner jar in $REGISTRY_LIB" >&2
+    return 1
+  }
+  printf '%s\n' "$stamp" >"$stamp_file"
+  say "schema registry: $(basename "$jar")"
+}
+
 install_packages
 fetch_kafka_jars
+fetch_registry
 say "done"

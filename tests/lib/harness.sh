@@ -12,10 +12,11 @@
 #
 # It gives each test a throwaway PostgreSQL cluster (initdb as an unprivileged user, because
 # initdb refuses root) and a fresh single-node KRaft Apache Kafka broker (jars fetched by
-# tests/install-deps.sh), both on free loopback ports, under one temp dir ($T). An EXIT trap
-# kills every relay, the broker, PostgreSQL and the test's other background jobs and removes
-# $T; on failure it first prints the tails of the relays', the broker's and PostgreSQL's logs.
-# KEEP_TMP=1 keeps $T.
+# tests/install-deps.sh), both on free loopback ports, under one temp dir ($T), and on request
+# a Confluent-compatible schema registry (registry_start). An EXIT trap kills every relay, the
+# broker, the registry, PostgreSQL and the test's other background jobs and removes $T; on
+# failure it first prints the tails of the relays', the broker's, the registry's and
+# PostgreSQL's logs. KEEP_TMP=1 keeps $T.
 #
 #   waiting     wait_for DESC SECS CMD..., try_for SECS CMD..., assert_for DESC SECS CMD...
 #   PostgreSQL  pg_start [PORT], pg_stop [fast|immediate], pg_restart [MODE], pg_sql SQL [DB],
@@ -23,6 +24,7 @@
 #               pg_all_marked [TABLE], pg_marked_at_least N [TABLE]      ($PG_DSN, $PG_PORT)
 #   Kafka       kafka_start [PORT], kafka_stop [SIGNAL], kafka_restart, kafka_topics,
 #               kafka_create_topic T, kafka_consume T [FMT], kafka_count T    ($KAFKA_BROKERS)
+#   registry    registry_start [PORT], registry_stop              ($REGISTRY_URL: Confluent API base)
 #   slots/WAL   pg_wal_lsn, pg_slot_lsn SLOT, pg_slot_restart_lsn SLOT, pg_slot_exists SLOT,
 #               pg_slot_active SLOT, pg_slot_lsn_ge SLOT LSN, lsn_num LSN, pg_lsn_ge A B
 #   relay       relay_conf -o FILE -s NAME [-m MODE] [...], relay_start CONF LOG, relay_stop [PID],
@@ -35,6 +37,7 @@ HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HARNESS_DIR/../.." && pwd)
 OUTBOX_RELAY=${OUTBOX_RELAY:-$REPO/outbox-relay}
 KAFKA_LIB=${KAFKA_LIB:-$REPO/tests/kafka/lib}
+REGISTRY_LIB=${REGISTRY_LIB:-$REPO/tests/registry/lib}
 PG_OS_USER=${PG_OS_USER:-outbox-test}   # initdb/postgres run as this user when we are root
 PG_DB=app
 PG_USER=app
@@ -42,6 +45,7 @@ PG_USER=app
 T=""                # this test's temp dir
 PG_DIR="" PG_PORT="" PG_DSN="" PG_BIN=""
 KAFKA_DIR="" KAFKA_PORT="" KAFKA_CPORT="" KAFKA_BROKERS="" KAFKA_PID=""
+REGISTRY_DIR="" REGISTRY_PORT="" REGISTRY_URL="" REGISTRY_PID=""
 RELAY_PID=""        # pid of the last relay_start
 RELAY_PIDS=()       # every relay started, for cleanup
 RELAY_LOGS=()       # their log files, printed on failure
@@ -186,6 +190,7 @@ harness_print_logs() {
   for f in "${RELAY_LOGS[@]}"; do tail_file "relay log" "$f" 60; done
   [ -z "$KAFKA_DIR" ] || tail_file "kafka server.log" "$KAFKA_DIR/logs/server.log" 40
   [ -z "$KAFKA_DIR" ] || tail_file "kafka stdout" "$KAFKA_DIR/stdout.log" 20
+  [ -z "$REGISTRY_DIR" ] || tail_file "schema registry log" "$REGISTRY_DIR/registry.log" 30
   [ -z "$PG_DIR" ] || tail_file "postgresql log" "$PG_DIR/postgresql.log" 40
 }
 
@@ -200,6 +205,7 @@ harness_cleanup() {
   fi
   for pid in "${RELAY_PIDS[@]}"; do kill_child KILL "$pid"; done
   [ -z "$KAFKA_PID" ] || kill_child KILL "$KAFKA_PID"
+  [ -z "$REGISTRY_PID" ] || kill_child KILL "$REGISTRY_PID"
   [ -z "$PG_DIR" ] || pg_ctl_as stop -D "$PG_DIR/data" -m immediate -w -t 20 >/dev/null 2>&1
   # any other background job of the test (psql sessions, writers): it could wait forever on
   # a fifo or a lock the test held
@@ -527,6 +533,77 @@ kafka_count() {
   else
     echo 0
   fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Schema Registry
+#
+# Apicurio Registry 2.6 (tests/registry/README.md: where it differs from Confluent's), in-memory
+# storage, no auth: every registry_start begins empty, and ids restart at 1.
+
+# registry_answers: the registry's Confluent-compatible API answers GET /subjects with 200.
+# Plain bash /dev/tcp, so the harness does not need curl; in a subshell, so fd 3 of the test
+# stays its own; read -t bounds a server that accepts but does not answer.
+registry_answers() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$REGISTRY_PORT"
+    printf 'GET /apis/ccompat/v7/subjects HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    IFS= read -r -t 5 line <&3
+    case "$line" in "HTTP/1."?" 200 "*) exit 0 ;; *) exit 1 ;; esac
+  ) 2>/dev/null
+}
+
+# registry_ready: for wait_for; fails the test at once when the JVM has exited.
+registry_ready() {
+  my_child "$REGISTRY_PID" \
+    || fail "schema registry exited during start (log: $REGISTRY_DIR/registry.log)"
+  registry_answers
+}
+
+# registry_start [PORT]: starts the schema registry on 127.0.0.1:PORT (default: a free port),
+# its log and temp files in $T/registry, and waits until its API answers
+# (REGISTRY_START_TIMEOUT, default 60 s). Sets REGISTRY_URL to the Confluent-compatible base
+# (http://127.0.0.1:PORT/apis/ccompat/v7, so that "$REGISTRY_URL/subjects" works) and
+# REGISTRY_PID. REGISTRY_JAVA_OPTS: more JVM options (Apicurio settings as -D...).
+registry_start() {
+  local jar
+  jar=$(compgen -G "$REGISTRY_LIB/apicurio-registry-app-*-runner.jar" | head -n 1) \
+    || fail "no schema registry in $REGISTRY_LIB: run tests/install-deps.sh"
+  [ -z "$REGISTRY_PID" ] || fail "registry_start: the schema registry is already running"
+  REGISTRY_DIR=$T/registry
+  mkdir -p "$REGISTRY_DIR/tmp"
+  if [ -n "${1:-}" ]; then REGISTRY_PORT=$1; else free_port; REGISTRY_PORT=$FREE_PORT; fi
+  REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
+  # use-canonical-hash: a schema registered again with other whitespace or key order gets the
+  # same id, as Confluent's does (by default Apicurio compares the bytes).
+  # Vert.x's file cache and the JVM's temp files go under $T, not into a shared /tmp.
+  # shellcheck disable=SC2086  # REGISTRY_JAVA_OPTS is a list of options
+  (exec java -Xms64m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+     -Djava.awt.headless=true -Djava.io.tmpdir="$REGISTRY_DIR/tmp" \
+     -Dvertx.cacheDirBase="$REGISTRY_DIR/tmp/vertx-cache" \
+     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+     -Dregistry.ccompat.use-canonical-hash=true \
+     ${REGISTRY_JAVA_OPTS:-} -jar "$jar") >>"$REGISTRY_DIR/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  wait_for "schema registry answering on port $REGISTRY_PORT" \
+    "${REGISTRY_START_TIMEOUT:-60}" registry_ready
+  log "schema registry up at $REGISTRY_URL (pid $REGISTRY_PID)"
+}
+
+# registry_stop: SIGTERM (Quarkus shuts down in about 2 s), SIGKILL after 30 s; waits for the
+# exit. Everything registered is gone: the storage is in memory.
+registry_stop() {
+  [ -n "$REGISTRY_PID" ] || return 0
+  kill_child TERM "$REGISTRY_PID" \
+    || fail "the schema registry (pid $REGISTRY_PID) is not running"
+  if ! try_for 30 child_gone "$REGISTRY_PID"; then
+    log "schema registry ignored SIGTERM; killing it"
+    kill_child KILL "$REGISTRY_PID" || true
+    try_for 10 child_gone "$REGISTRY_PID" || fail "schema registry does not exit"
+  fi
+  wait "$REGISTRY_PID" 2>/dev/null || true
+  REGISTRY_PID=""
+  log "schema registry stopped"
 }
 
 # ---------------------------------------------------------------------------------------------
