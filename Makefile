@@ -17,7 +17,7 @@ DATADIR   ?= $(PREFIX)/share/outbox-relay
 SYSCONFDIR ?= /etc
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 
-PKGS      := libpq rdkafka libconfig jansson
+PKGS      := libpq rdkafka libconfig jansson avro-c libcurl
 CC        ?= cc
 # Error messages are deliberately cut to fixed-size buffers, hence -Wno-format-truncation.
 WARN      := -Wall -Wextra -Werror -Wno-format-truncation
@@ -63,7 +63,7 @@ relay/sql_embed.c: relay/embed_sql.sh $(SQL)
 $(BUILD)/sql_embed.o: relay/sql_embed.c relay/migrate.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(OBJS) | $(BUILD)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(OBJS) \
 		$(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
@@ -77,8 +77,16 @@ deps:
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-integration: $(BIN)
-	OUTBOX_RELAY=$(CURDIR)/$(BIN) bash tests/integration/run.sh
+# Test tools (tests/tools): what the integration tests consume Kafka with.
+TOOLS := $(BUILD)/tools/avro-decode
+
+$(BUILD)/tools/avro-decode: tests/tools/avro_decode.c $(OBJS) | $(BUILD)
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDFLAGS) $(PKG_LIBS)
+
+integration: $(BIN) $(TOOLS)
+	OUTBOX_RELAY=$(CURDIR)/$(BIN) AVRO_DECODE=$(CURDIR)/$(BUILD)/tools/avro-decode \
+		bash tests/integration/run.sh
 
 check: deps
 	$(MAKE) all

@@ -90,6 +90,20 @@ ackwin_settle(struct ackwin *w, uint64_t seq, int ok)
 	return 0;
 }
 
+int
+ackwin_tag(const struct ackwin *w, uint64_t seq, long long *id)
+{
+	const struct slot *s;
+
+	if (seq < w->head || seq >= w->tail)
+		return -1;
+	s = &w->slots[seq % w->cap];
+	if (s->seq != seq)
+		return -1;
+	*id = s->id;
+	return 0;
+}
+
 static void
 release_head(struct ackwin *w)
 {

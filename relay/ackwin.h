@@ -46,6 +46,9 @@ size_t ackwin_take_acked(struct ackwin *w, long long *ids, size_t max);
 /* Whether the head slot failed (the pipeline must rewind and send it again). */
 int ackwin_head_failed(const struct ackwin *w);
 
+/* The id a live slot was pushed with. Returns 0, or -1 when seq is not in the window. */
+int ackwin_tag(const struct ackwin *w, uint64_t seq, long long *id);
+
 /* Events in the window (in flight, acked but not yet taken, or failed), and their bytes. */
 size_t ackwin_count(const struct ackwin *w);
 size_t ackwin_bytes(const struct ackwin *w);

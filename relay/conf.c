@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum key_type { KEY_STRING, KEY_INT, KEY_ENUM };
 
@@ -28,6 +29,12 @@ static const char *const mode_choices[] = { "poll", "logical", NULL };
 static const char *const on_error_choices[] = { "stop", "dead-letter", NULL };
 static const char *const on_publish_choices[] = { "mark", "delete", NULL };
 static const char *const bool_choices[] = { "false", "true", NULL };
+static const char *const format_choices[] = { "json", "avro", NULL };
+static const char *const framing_choices[] = { "confluent", "single-object", NULL };
+static const char *const subject_choices[] = { "topic", "record", "topic-record", NULL };
+/* the order of enum compat_level */
+static const char *const compat_choices[] = { "none", "backward", "backward_transitive", "forward",
+					      "forward_transitive", "full", "full_transitive", NULL };
 
 #define SRC(field) offsetof(struct conf_source, field)
 
@@ -47,9 +54,18 @@ static const struct key source_keys[] = {
 	  "topic template; {aggregate_type}, {event_type} and {source} are replaced per event" },
 	{ "dead_letter_topic", KEY_STRING, SRC(dead_letter_topic), 0, 0, "outbox.dlq.{source}", NULL,
 	  "topic template for events that cannot be published (on_error = \"dead-letter\")" },
-	{ "on_error", KEY_ENUM, SRC(on_error), 0, 0, "dead-letter", on_error_choices,
-	  "what to do with a row that cannot be published: send it to the dead-letter topic and mark "
-	  "it, or stop the source with an error naming the row (it retries later)" },
+	{ "on_error", KEY_ENUM, SRC(on_error), 0, 0, "stop", on_error_choices,
+	  "what to do with an event that cannot be published: stop the source with an error naming "
+	  "the row (it retries later), or send it to the dead-letter topic, record it and go on" },
+	{ "format", KEY_ENUM, SRC(format), 0, 0, "json", format_choices,
+	  "record value: the payload's JSON as is, or Avro against the event's schema version" },
+	{ "framing", KEY_ENUM, SRC(framing), 0, 0, "confluent", framing_choices,
+	  "avro: Confluent wire format (schema id from schema_registry) or Avro single-object "
+	  "encoding (schema fingerprint, no registry)" },
+	{ "subject_strategy", KEY_ENUM, SRC(subject_strategy), 0, 0, "topic", subject_choices,
+	  "avro + confluent: registry subject <topic>-value, <record name>, or <topic>-<record name>" },
+	{ "compatibility", KEY_ENUM, SRC(compatibility), 0, 0, "backward", compat_choices,
+	  "rule `outbox-relay schema add` enforces between versions of an event type" },
 	{ "on_publish", KEY_ENUM, SRC(on_publish), 0, 0, "mark", on_publish_choices,
 	  "after the broker acked a row: set its published_at, or delete it" },
 	{ "batch_size", KEY_INT, SRC(batch_size), 1, 100000, "1000", NULL,
@@ -319,7 +335,7 @@ set_key(struct conf_source *src, const struct key *k, const char *text, long lon
 		return 0;
 	case KEY_ENUM:
 		for (int i = 0; k->choices[i]; i++) {
-			if (strcmp(k->choices[i], text) == 0) {
+			if (strcasecmp(k->choices[i], text) == 0) {
 				*(int *)field = i;
 				return 0;
 			}
@@ -388,6 +404,42 @@ parse_columns(struct conf_source *src, const config_setting_t *grp, const char *
 	return 0;
 }
 
+/* required_headers = [ "tenant_id", "user_id" ] (a single string is taken as a list of one) */
+static int
+parse_required_headers(struct conf_source *src, const config_setting_t *s, const char *path,
+		       char *errstr, size_t errstr_size)
+{
+	int single = config_setting_type(s) == CONFIG_TYPE_STRING;
+	int n = single ? 1 : config_setting_length(s);
+
+	if (!single && !config_setting_is_array(s) && !config_setting_is_list(s)) {
+		seterr(errstr, errstr_size, path, line_of(s),
+		       "\"required_headers\" must be a list of header names [ \"a\", \"b\" ]");
+		return -1;
+	}
+	src->required_headers = calloc((size_t)n + 1, sizeof(char *));
+	if (!src->required_headers) {
+		seterr(errstr, errstr_size, path, line_of(s), "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = single ? s : config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_type(e) == CONFIG_TYPE_STRING
+			? config_setting_get_string(e) : NULL;
+
+		if (!v || !*v) {
+			seterr(errstr, errstr_size, path, line_of(s),
+			       "\"required_headers\": element %d must be a non-empty string", i + 1);
+			return -1;
+		}
+		if (!(src->required_headers[src->n_required_headers++] = strdup(v))) {
+			seterr(errstr, errstr_size, path, line_of(s), "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 parse_source(struct conf_source *src, const config_setting_t *grp, const char *path,
 	     char *errstr, size_t errstr_size)
@@ -418,6 +470,16 @@ parse_source(struct conf_source *src, const config_setting_t *grp, const char *p
 
 		if (strcmp(name, "columns") == 0) {
 			if (parse_columns(src, s, path, errstr, errstr_size) != 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(name, "required_headers") == 0) {
+			if (src->required_headers) {
+				seterr(errstr, errstr_size, path, line_of(s),
+				       "\"required_headers\" given twice");
+				return -1;
+			}
+			if (parse_required_headers(src, s, path, errstr, errstr_size) != 0)
 				return -1;
 			continue;
 		}
@@ -593,6 +655,87 @@ parse_kafka(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t 
 	return 0;
 }
 
+/* Reads one string setting of schema_registry, expanding ${...} references. */
+static int
+registry_string(struct conf *cfg, const config_setting_t *s, char **out, char *errstr,
+		size_t errstr_size)
+{
+	char experr[256];
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		seterr(errstr, errstr_size, cfg->path, line_of(s),
+		       "schema_registry: \"%s\" must be a string", config_setting_name(s));
+		return -1;
+	}
+	free(*out);
+	if (!(*out = conf_expand_secrets(config_setting_get_string(s), experr, sizeof(experr)))) {
+		seterr(errstr, errstr_size, cfg->path, line_of(s), "schema_registry: \"%s\": %s",
+		       config_setting_name(s), experr);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_registry(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t errstr_size)
+{
+	struct conf_registry *r = &cfg->registry;
+
+	if (!config_setting_is_group(grp)) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp),
+		       "\"schema_registry\" must be a group { ... }");
+		return -1;
+	}
+	for (int i = 0; i < config_setting_length(grp); i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		char **str = strcmp(name, "url") == 0 ? &r->url
+			: strcmp(name, "username") == 0 ? &r->username
+			: strcmp(name, "password") == 0 ? &r->password
+			: strcmp(name, "ssl_ca_location") == 0 ? &r->ca_location
+			: strcmp(name, "ssl_certificate_location") == 0 ? &r->cert_location
+			: strcmp(name, "ssl_key_location") == 0 ? &r->key_location
+			: strcmp(name, "ssl_key_password") == 0 ? &r->key_password : NULL;
+
+		if (str) {
+			if (registry_string(cfg, s, str, errstr, errstr_size) != 0)
+				return -1;
+		} else if (strcmp(name, "ssl_verify") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+				seterr(errstr, errstr_size, cfg->path, line_of(s),
+				       "schema_registry: \"ssl_verify\" must be true or false");
+				return -1;
+			}
+			r->verify_peer = config_setting_get_bool(s);
+		} else if (strcmp(name, "timeout_ms") == 0) {
+			if ((config_setting_type(s) != CONFIG_TYPE_INT &&
+			     config_setting_type(s) != CONFIG_TYPE_INT64) ||
+			    config_setting_get_int64(s) < 100 || config_setting_get_int64(s) > 600000) {
+				seterr(errstr, errstr_size, cfg->path, line_of(s),
+				       "schema_registry: \"timeout_ms\" must be an integer between 100 "
+				       "and 600000");
+				return -1;
+			}
+			r->timeout_ms = config_setting_get_int64(s);
+		} else {
+			seterr(errstr, errstr_size, cfg->path, line_of(s),
+			       "unknown key \"%s\" in \"schema_registry\"", name);
+			return -1;
+		}
+	}
+	if (!r->url || (strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0)) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp),
+		       "schema_registry: \"url\" is required and must start with http:// or https://");
+		return -1;
+	}
+	if (!r->username != !r->password) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp),
+		       "schema_registry: \"username\" and \"password\" go together");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_log(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t errstr_size)
 {
@@ -634,6 +777,8 @@ conf_load(const char *path, char *errstr, size_t errstr_size)
 	}
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->drain_timeout_ms = 30000;
+	cfg->registry.verify_peer = 1;
+	cfg->registry.timeout_ms = 10000;
 
 	config_init(&cf);
 	if (config_read_file(&cf, path) != CONFIG_TRUE) {
@@ -654,6 +799,9 @@ conf_load(const char *path, char *errstr, size_t errstr_size)
 
 		if (strcmp(name, "kafka") == 0) {
 			if (parse_kafka(cfg, s, errstr, errstr_size) != 0)
+				goto fail;
+		} else if (strcmp(name, "schema_registry") == 0) {
+			if (parse_registry(cfg, s, errstr, errstr_size) != 0)
 				goto fail;
 		} else if (strcmp(name, "log") == 0) {
 			if (parse_log(cfg, s, errstr, errstr_size) != 0)
@@ -708,6 +856,18 @@ conf_load(const char *path, char *errstr, size_t errstr_size)
 		seterr(errstr, errstr_size, path, 0, "missing required list \"sources\"");
 		goto fail;
 	}
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct conf_source *src = &cfg->sources[i];
+
+		if (src->format == FORMAT_AVRO && src->framing == FRAMING_CONFLUENT &&
+		    !cfg->registry.url) {
+			seterr(errstr, errstr_size, path, src->line,
+			       "source \"%s\": format \"avro\" with framing \"confluent\" needs a "
+			       "schema_registry { url = ...; } group (or framing = \"single-object\", "
+			       "which needs no registry)", src->name);
+			goto fail;
+		}
+	}
 	config_destroy(&cf);
 	return cfg;
 fail:
@@ -731,7 +891,17 @@ conf_destroy(struct conf *cfg)
 		free(src->table_name);
 		for (int c = 0; c < COL__COUNT; c++)
 			free(src->columns[c]);
+		for (size_t h = 0; h < src->n_required_headers; h++)
+			free(src->required_headers[h]);
+		free(src->required_headers);
 	}
+	free(cfg->registry.url);
+	free(cfg->registry.username);
+	free(cfg->registry.password);
+	free(cfg->registry.ca_location);
+	free(cfg->registry.cert_location);
+	free(cfg->registry.key_location);
+	free(cfg->registry.key_password);
 	free(cfg->sources);
 	for (size_t i = 0; i < cfg->n_kafka_props; i++) {
 		free(cfg->kafka_props[i].name);
@@ -753,7 +923,15 @@ conf_print_help(FILE *out)
 	fprintf(out, "                           (e.g. linger_ms = 5; security_protocol = \"SASL_SSL\";)\n");
 	fprintf(out, "                           enable.idempotence and acks are fixed (true, all)\n");
 	fprintf(out, "log = { level = \"info\"; }  debug | info | warning | error\n");
-	fprintf(out, "drain_timeout_ms = 30000   bound on waiting for acks when stopping\n\n");
+	fprintf(out, "drain_timeout_ms = 30000   bound on waiting for acks when stopping\n");
+	fprintf(out, "schema_registry = { ... }  Confluent-compatible registry, for format \"avro\" with\n");
+	fprintf(out, "                           framing \"confluent\":\n");
+	fprintf(out, "  url                      string, required: \"http(s)://host:port[/path]\"\n");
+	fprintf(out, "  username, password      basic auth; ${VAR} and ${credential:NAME} expand\n");
+	fprintf(out, "  ssl_ca_location          CA bundle to verify the registry (default: system's)\n");
+	fprintf(out, "  ssl_certificate_location, ssl_key_location, ssl_key_password   client TLS\n");
+	fprintf(out, "  ssl_verify = true        verify the registry's certificate and host name\n");
+	fprintf(out, "  timeout_ms = 10000       per request\n\n");
 	fprintf(out, "sources = ( { ... }, ... )  required, one pipeline each:\n");
 	for (size_t k = 0; k < N_SOURCE_KEYS; k++) {
 		const struct key *key = &source_keys[k];
@@ -767,6 +945,8 @@ conf_print_help(FILE *out)
 			snprintf(def, sizeof(def), "default \"%s\"", key->def);
 		fprintf(out, "  %-22s %s; %s\n", key->name, def, key->help);
 	}
+	fprintf(out, "  required_headers       default []; header names every event must carry (in its\n");
+	fprintf(out, "                         headers column), else it is handled by on_error\n");
 	fprintf(out, "  columns = { ... }      map the outbox's columns to the table's own names:\n");
 	for (int c = 0; c < COL__COUNT; c++)
 		fprintf(out, "    %-20s default \"%s\"%s; %s\n", column_keys[c].key, column_keys[c].key,

@@ -20,6 +20,9 @@
 enum source_mode { SOURCE_MODE_POLL = 0, SOURCE_MODE_LOGICAL };
 enum on_error { ON_ERROR_STOP = 0, ON_ERROR_DEAD_LETTER };
 enum on_publish { ON_PUBLISH_MARK = 0, ON_PUBLISH_DELETE };
+enum source_format { FORMAT_JSON = 0, FORMAT_AVRO };
+enum avro_framing { FRAMING_CONFLUENT = 0, FRAMING_SINGLE_OBJECT };
+enum subject_strategy { SUBJECT_TOPIC = 0, SUBJECT_RECORD, SUBJECT_TOPIC_RECORD };
 
 /* Logical outbox columns; config maps each to a column of the app's table. */
 enum outbox_column {
@@ -59,6 +62,12 @@ struct conf_source {
 	int create_slot;		/* create slot and publication when missing */
 	long long status_interval_ms;	/* standby status updates at least this often */
 	int on_error;			/* enum on_error */
+	int format;			/* enum source_format */
+	int framing;			/* enum avro_framing */
+	int subject_strategy;		/* enum subject_strategy */
+	int compatibility;		/* enum compat_level (compat.h) */
+	char **required_headers;	/* headers every event must carry */
+	size_t n_required_headers;
 	int on_publish;			/* enum on_publish */
 	char *columns[COL__COUNT];	/* column names; "" = the table has no such column */
 	int line;			/* where the source starts in the file */
@@ -70,8 +79,22 @@ struct conf_kafka_property {
 	int line;
 };
 
+/* The Confluent-compatible Schema Registry (sources with format "avro", framing "confluent"). */
+struct conf_registry {
+	char *url;			/* NULL = none configured */
+	char *username;
+	char *password;			/* secret: never logged */
+	char *ca_location;
+	char *cert_location;
+	char *key_location;
+	char *key_password;		/* secret: never logged */
+	int verify_peer;
+	long long timeout_ms;
+};
+
 struct conf {
 	char *path;
+	struct conf_registry registry;
 	char *brokers;
 	struct conf_kafka_property *kafka_props;
 	size_t n_kafka_props;

@@ -691,3 +691,9 @@ logical_slot_active(struct logical_source *ls, char *errstr, size_t errstr_size)
 	free(active);
 	return rc;
 }
+
+PGconn *
+logical_conn(const struct logical_source *ls)
+{
+	return ls->conn;
+}

@@ -24,6 +24,7 @@
 #ifndef OUTBOX_RELAY_LOGICAL_H
 #define OUTBOX_RELAY_LOGICAL_H
 
+#include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,9 @@ void logical_destroy(struct logical_source *ls);
 int logical_connect(struct logical_source *ls, char *errstr, size_t errstr_size);
 void logical_disconnect(struct logical_source *ls);
 const char *logical_server(const struct logical_source *ls);
+
+/* The plain (non-replication) connection, for the schema catalog and dead-letter records. */
+PGconn *logical_conn(const struct logical_source *ls);
 
 /* Whether another connection is streaming from the slot: 1 yes, 0 no, -1 error. */
 int logical_slot_active(struct logical_source *ls, char *errstr, size_t errstr_size);

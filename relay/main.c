@@ -6,12 +6,14 @@
 #include <libconfig.h>
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "conf.h"
 #include "log.h"
 #include "migrate.h"
@@ -52,6 +54,7 @@ usage(FILE *out)
 		"  outbox-relay check-config [-c FILE]              validate a config and exit\n"
 		"  outbox-relay status [-c FILE] [--json]           backlog or slot lag, per source\n"
 		"  outbox-relay migrate --dsn DSN [options]         create or print the outbox table\n"
+		"  outbox-relay schema add|check|list|show ...      the Avro schema catalog\n"
 		"  outbox-relay --help-config                       every configuration key\n"
 		"  outbox-relay --version                           version and linked libraries\n"
 		"\n"
@@ -76,6 +79,8 @@ version(void)
 	printf("  jansson %s\n", jansson_version_str());
 	printf("  libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
 	       LIBCONFIG_VER_REVISION);
+	printf("  %s\n", curl_version());
+	printf("  avro-c (version not reported by the library)\n");
 }
 
 /* Loads and fully checks a config file; prints the reason and returns NULL when it is bad. */
@@ -267,6 +272,8 @@ main(int argc, char **argv)
 	log_init();
 	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
 		return cmd_migrate(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "schema") == 0)
+		return catalog_command(argc - 1, argv + 1, load_checked, DEFAULT_CONFIG);
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {

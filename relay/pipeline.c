@@ -14,6 +14,8 @@
 
 #include "ackwin.h"
 #include "clock.h"
+#include "deadletter.h"
+#include "encode.h"
 #include "log.h"
 #include "logical.h"
 #include "poll.h"
@@ -42,6 +44,16 @@ struct pipeline {
 	long long ids[MARK_BATCH];
 	unsigned long long published, dead_lettered;	/* rows marked, this process */
 	int standby_logged;
+	struct encoder *enc;
+	/* Events Kafka refused for good at delivery. The broker refuses whole batches, so each is
+	 * sent again alone (isolated) before it counts as poison (confirmed). Kept across sessions:
+	 * a logical source re-reads them in a new one. */
+	struct suspect {
+		long long tag;
+		int isolated, confirmed;
+		char why[200];
+	} suspects[PRODUCE_MAX_REJECTIONS];
+	size_t n_suspects;
 };
 
 enum session_end { SESSION_STOPPED, SESSION_RETRY };
@@ -88,6 +100,53 @@ wait_or_stop(long long ms)
 	pthread_mutex_unlock(&stop_mutex);
 }
 
+static struct suspect *
+find_suspect(struct pipeline *p, long long tag)
+{
+	for (size_t i = 0; i < p->n_suspects; i++)
+		if (p->suspects[i].tag == tag)
+			return &p->suspects[i];
+	return NULL;
+}
+
+static void
+drop_suspect(struct pipeline *p, struct suspect *s)
+{
+	*s = p->suspects[--p->n_suspects];
+}
+
+/* Takes the producer's reports of records refused for good into the suspects. */
+static void
+take_rejections(struct pipeline *p)
+{
+	struct produce_rejection r[PRODUCE_MAX_REJECTIONS];
+	size_t n;
+
+	if (!p->prod || !(n = produce_take_rejections(p->prod, r, PRODUCE_MAX_REJECTIONS)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct suspect *s = find_suspect(p, r[i].tag);
+
+		if (s) {
+			if (s->isolated)
+				s->confirmed = 1;	/* refused even on its own: poison */
+			snprintf(s->why, sizeof(s->why), "%s", r[i].why);
+		} else if (p->n_suspects < PRODUCE_MAX_REJECTIONS) {
+			s = &p->suspects[p->n_suspects++];
+			s->tag = r[i].tag;
+			s->isolated = s->confirmed = 0;
+			snprintf(s->why, sizeof(s->why), "%s", r[i].why);
+		}
+	}
+}
+
+/* The database connection of the session, for the catalog and dead-letter records. */
+static PGconn *
+source_conn(const struct pipeline *p)
+{
+	return p->ls ? logical_conn(p->ls) : poll_conn(p->ps);
+}
+
 /*
  * Releases the acked head of the window (all = every acked slot, once nothing is in flight).
  * Poll mode marks those rows published; logical mode advances acked_lsn over the commit markers
@@ -100,6 +159,7 @@ checkpoint(struct pipeline *p, int all)
 	char errstr[1024];
 	size_t n;
 
+	take_rejections(p);
 	do {
 		n = all ? ackwin_take_all_acked(p->win, p->ids, MARK_BATCH)
 			: ackwin_take_acked(p->win, p->ids, MARK_BATCH);
@@ -107,7 +167,7 @@ checkpoint(struct pipeline *p, int all)
 			for (size_t i = 0; i < n; i++) {
 				if (p->ids[i] > 0 && (uint64_t)p->ids[i] > p->acked_lsn)
 					p->acked_lsn = (uint64_t)p->ids[i];
-				else if (p->ids[i] == 0)
+				else if (p->ids[i] <= 0)	/* an event (-lsn) */
 					p->published++;
 			}
 			continue;
@@ -171,6 +231,14 @@ poison(struct pipeline *p, const struct outbox_event *ev, const char *why, uint6
 	}
 	log_warning("source \"%s\": %s cannot be published: %s; sending it to dead-letter topic "
 		    "\"%s\"", p->src->name, what, why, p->dlq_topic);
+	if (deadletter_record(source_conn(p), p->src, ev, p->ls ? 0 : ev->id, why, p->dlq_topic,
+			      errstr, sizeof(errstr)) != 0) {
+		if (seq)
+			ackwin_settle(p->win, seq, 0);
+		log_error("source \"%s\": %s could not be dead-lettered: %s", p->src->name, what,
+			  errstr);
+		return -1;
+	}
 	if (!seq)
 		seq = ackwin_push(p->win, ev->id, ev->payload_len);
 	while ((r = produce_send_dead_letter(p->prod, p->dlq_topic, ev, why, seq, errstr,
@@ -187,33 +255,75 @@ poison(struct pipeline *p, const struct outbox_event *ev, const char *why, uint6
 }
 
 /*
- * Routes and sends one event (its window slot's tag is tag: the row id in poll mode, 0 in logical
- * mode). Returns 0, or -1 when the session must end (a poison event under "stop", a fatal
- * producer error).
+ * Routes, encodes and sends one event (its window slot's tag is tag: the row id in poll mode,
+ * minus its WAL position in logical mode). Returns 0, or -1 when the session must end (a poison
+ * event under "stop", a fatal producer error, an unavailable schema registry).
  */
 static int
 send_event(struct pipeline *p, const struct outbox_event *ev, long long tag)
 {
-	char errstr[512];
+	char errstr[1024];
 	enum produce_result r;
 	uint64_t seq;
 	struct outbox_event dl = *ev;
+	struct suspect *sus = p->n_suspects ? find_suspect(p, tag) : NULL;
+	const void *value;
+	size_t value_len;
 
 	dl.id = tag;
+	if (sus && sus->confirmed) {
+		snprintf(errstr, sizeof(errstr), "%s", sus->why);
+		drop_suspect(p, sus);
+		return poison(p, &dl, errstr, 0);
+	}
 	if (route_event(p->src->topic, p->src->name, ev, &p->route, errstr, sizeof(errstr)) != 0)
 		return poison(p, &dl, errstr, 0);
+	switch (encoder_encode(p->enc, source_conn(p), ev, &p->route, &value, &value_len, errstr,
+			       sizeof(errstr))) {
+	case ENCODE_OK:
+		break;
+	case ENCODE_POISON:
+		return poison(p, &dl, errstr, 0);
+	default:
+		log_error("source \"%s\": %s", p->src->name, errstr);
+		return -1;
+	}
+	if (sus) {
+		/* refused at delivery, perhaps for a batch neighbour's fault: send it alone */
+		if (drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms) != 0)
+			return -1;
+		if (!(sus = find_suspect(p, tag)))
+			return -1;
+		sus->isolated = 1;
+	}
 	/* the caller sized its reading to the window's free count; bytes may still run out */
-	while (!ackwin_has_room(p->win, ev->payload_len)) {
+	while (!ackwin_has_room(p->win, value_len)) {
 		produce_poll(p->prod, 10);
 		if (checkpoint(p, 0) != 0)
 			return -1;
 	}
-	seq = ackwin_push(p->win, tag, ev->payload_len);
-	while ((r = produce_send(p->prod, &p->route, ev, seq, errstr, sizeof(errstr))) ==
-	       PRODUCE_QUEUE_FULL)
+	seq = ackwin_push(p->win, tag, value_len);
+	while ((r = produce_send(p->prod, &p->route, ev, value, value_len, seq, errstr,
+				 sizeof(errstr))) == PRODUCE_QUEUE_FULL)
 		produce_poll(p->prod, 10);
-	if (r == PRODUCE_OK)
+	if (r == PRODUCE_OK) {
+		if (sus) {
+			if (drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms) != 0)
+				return -1;
+			if (!(sus = find_suspect(p, tag)))
+				return 0;
+			if (!sus->confirmed) {
+				drop_suspect(p, sus);	/* alone, it went through */
+				return 0;
+			}
+			/* refused on its own: nothing after it may go before on_error decides; the
+			 * next session reads it again and applies on_error */
+			log_warning("source \"%s\": Kafka refused an event even when sent alone: %s",
+				    p->src->name, sus->why);
+			return -1;
+		}
 		return 0;
+	}
 	if (r == PRODUCE_FATAL) {
 		ackwin_settle(p->win, seq, 0);
 		log_error("source \"%s\": kafka producer failed: %s", p->src->name, errstr);
@@ -445,7 +555,7 @@ run_logical(struct pipeline *p)
 
 			switch (r) {
 			case LOGICAL_EVENT:
-				if (send_event(p, &ev, 0) != 0) {
+				if (send_event(p, &ev, -(long long)ev.lsn) != 0) {
 					drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms);
 					logical_confirm(p, 1);
 					return SESSION_RETRY;
@@ -568,6 +678,7 @@ session(struct pipeline *p)
 out:
 	if (stopping())
 		end = SESSION_STOPPED;
+	take_rejections(p);
 	produce_destroy(p->prod);
 	p->prod = NULL;
 	if (p->ls)
@@ -621,9 +732,14 @@ pipeline_start(const struct conf *cfg, size_t index, char *errstr, size_t errstr
 		free(p);
 		return NULL;
 	}
+	if (!(p->enc = encoder_new(cfg, p->src, errstr, errstr_size))) {
+		free(p);
+		return NULL;
+	}
 	if (p->src->mode == SOURCE_MODE_LOGICAL ? !(p->ls = logical_new(p->src))
 						 : !(p->ps = poll_new(p->src))) {
 		snprintf(errstr, errstr_size, "out of memory");
+		encoder_free(p->enc);
 		free(p);
 		return NULL;
 	}
@@ -631,6 +747,7 @@ pipeline_start(const struct conf *cfg, size_t index, char *errstr, size_t errstr
 		snprintf(errstr, errstr_size, "could not start thread: %s", strerror(err));
 		poll_destroy(p->ps);
 		logical_destroy(p->ls);
+		encoder_free(p->enc);
 		free(p);
 		return NULL;
 	}
@@ -646,5 +763,6 @@ pipeline_join(struct pipeline *p)
 	poll_destroy(p->ps);
 	logical_destroy(p->ls);
 	route_result_free(&p->route);
+	encoder_free(p->enc);
 	free(p);
 }

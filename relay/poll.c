@@ -368,6 +368,7 @@ poll_row(const struct poll_source *ps, int i, struct outbox_event *ev)
 	const PGresult *r = ps->rows;
 	const char *created;
 
+	memset(ev, 0, sizeof(*ev));	/* lsn and invalid have no column in poll mode */
 	ev->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 	ev->event_id = field(r, i, 1);
 	ev->aggregate_type = field(r, i, 2);
@@ -412,4 +413,10 @@ poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errstr,
 		return fail(ps, res, "could not mark published rows", errstr, errstr_size);
 	PQclear(res);
 	return 0;
+}
+
+PGconn *
+poll_conn(const struct poll_source *ps)
+{
+	return ps->conn;
 }

@@ -22,6 +22,7 @@
 #ifndef OUTBOX_RELAY_POLL_H
 #define OUTBOX_RELAY_POLL_H
 
+#include <libpq-fe.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -42,6 +43,9 @@ void poll_disconnect(struct poll_source *ps);
 
 /* "host:port" of the connection, for logs (never the whole dsn). */
 const char *poll_server(const struct poll_source *ps);
+
+/* The source's connection, for the schema catalog and dead-letter records (NULL if none). */
+PGconn *poll_conn(const struct poll_source *ps);
 
 /* Tries the outbox lock: returns 1 taken (or already held), 0 held by another session, -1 error. */
 int poll_try_lock(struct poll_source *ps, char *errstr, size_t errstr_size);

@@ -25,6 +25,8 @@ struct producer {
 	int fatal;
 	char fatal_msg[512];
 	int wake[2];		/* librdkafka writes a byte to wake[1] when reports are waiting */
+	struct produce_rejection rejections[PRODUCE_MAX_REJECTIONS];
+	size_t n_rejections;
 };
 
 /* Properties whose value the relay's guarantees depend on; the config may not change them. */
@@ -82,6 +84,21 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* Delivery errors that sending the same record again cannot cure. */
+static int
+permanent(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void
 delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -97,6 +114,11 @@ delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 				 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 		log_debug("source \"%s\": delivery to topic \"%s\" failed: %s", p->source,
 			  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+		if (permanent(m->err) && p->n_rejections < PRODUCE_MAX_REJECTIONS &&
+		    ackwin_tag(p->win, seq, &p->rejections[p->n_rejections].tag) == 0)
+			snprintf(p->rejections[p->n_rejections++].why,
+				 sizeof(p->rejections[0].why), "Kafka refused the record: %s",
+				 rd_kafka_err2str(m->err));
 		ackwin_settle(p->win, seq, 0);
 		return;
 	}
@@ -270,7 +292,7 @@ classify(struct producer *p, rd_kafka_resp_err_t err, char *errstr, size_t errst
 
 enum produce_result
 produce_send(struct producer *p, const struct route_result *r, const struct outbox_event *ev,
-	     uint64_t seq, char *errstr, size_t errstr_size)
+	     const void *value, size_t value_len, uint64_t seq, char *errstr, size_t errstr_size)
 {
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->n_headers);
 	rd_kafka_resp_err_t err;
@@ -280,7 +302,7 @@ produce_send(struct producer *p, const struct route_result *r, const struct outb
 				    r->headers[i].value ? (ssize_t)r->headers[i].value_len : 0);
 	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(r->topic),
 				RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
-				RD_KAFKA_V_VALUE((void *)ev->payload, ev->payload ? ev->payload_len : 0),
+				RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
 				RD_KAFKA_V_HEADERS(hdrs),
@@ -357,5 +379,16 @@ produce_take_failures(struct producer *p, char *first_error, size_t size)
 
 	snprintf(first_error, size, "%s", n ? p->last_failure : "");
 	p->failed = 0;
+	return n;
+}
+
+size_t
+produce_take_rejections(struct producer *p, struct produce_rejection *out, size_t max)
+{
+	size_t n = p->n_rejections < max ? p->n_rejections : max;
+
+	memcpy(out, p->rejections, n * sizeof(*out));
+	memmove(p->rejections, p->rejections + n, (p->n_rejections - n) * sizeof(*out));
+	p->n_rejections -= n;
 	return n;
 }

@@ -54,8 +54,8 @@ int produce_check_brokers(struct producer *p, int timeout_ms, char *errstr, size
  * or PRODUCE_FATAL errstr says why; the slot must then be settled by the caller.
  */
 enum produce_result produce_send(struct producer *p, const struct route_result *r,
-				 const struct outbox_event *ev, uint64_t seq, char *errstr,
-				 size_t errstr_size);
+				 const struct outbox_event *ev, const void *value, size_t value_len,
+				 uint64_t seq, char *errstr, size_t errstr_size);
 
 /*
  * Sends ev to the dead-letter topic with headers naming the error, the source and the row;
@@ -82,5 +82,24 @@ int produce_failed(struct producer *p, char *errstr, size_t errstr_size);
  * one's topic and reason.
  */
 uint64_t produce_take_failures(struct producer *p, char *first_error, size_t size);
+
+/*
+ * A record the broker refused for good at delivery (too large for the topic, an invalid record
+ * or timestamp): retrying it unchanged can never succeed. The broker refuses whole batches, so
+ * a record may be reported for a neighbour's fault; the pipeline tells them apart by sending it
+ * again alone.
+ */
+struct produce_rejection {
+	long long tag;		/* the window slot's id */
+	char why[200];
+};
+
+/*
+ * Moves up to max rejections reported since the last call into out; returns how many. At most
+ * PRODUCE_MAX_REJECTIONS are kept between calls; beyond that they are plain failures (the
+ * events are sent again, and rejected again).
+ */
+#define PRODUCE_MAX_REJECTIONS 64
+size_t produce_take_rejections(struct producer *p, struct produce_rejection *out, size_t max);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const char *const reserved_headers[] = {
-	"event_id", "event_type", "aggregate_type", "schema_version", NULL
+	"event_id", "event_type", "aggregate_type", "schema_version", "content-type", NULL
 };
 
 static int
@@ -226,6 +226,21 @@ route_event(const char *tmpl, const char *source, const struct outbox_event *ev,
 	if (ev->headers && add_row_headers(res, ev->headers, errstr, errstr_size) != 0)
 		return -1;
 	return 0;
+}
+
+int
+route_add_header(struct route_result *res, const char *name, const char *value)
+{
+	return add_header(res, name, value, value ? strlen(value) : 0) ? 0 : -1;
+}
+
+const char *
+route_header_value(const struct route_result *res, const char *name)
+{
+	for (size_t i = 0; i < res->n_headers; i++)
+		if (strcmp(res->headers[i].name, name) == 0)
+			return res->headers[i].value;
+	return NULL;
 }
 
 void

@@ -52,6 +52,12 @@ int route_topic(const char *tmpl, const char *source, const struct outbox_event 
 int route_event(const char *tmpl, const char *source, const struct outbox_event *ev,
 		struct route_result *res, char *errstr, size_t errstr_size);
 
+/* Appends a header whose strings outlive res's next clear. Returns 0, or -1 out of memory. */
+int route_add_header(struct route_result *res, const char *name, const char *value);
+
+/* The value of header name (NULL when absent or null). */
+const char *route_header_value(const struct route_result *res, const char *name);
+
 void route_result_clear(struct route_result *res);
 void route_result_free(struct route_result *res);
 

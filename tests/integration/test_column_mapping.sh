@@ -26,7 +26,7 @@ relay_stop
 
 kafka_consume outbox.event.invoice '%k\t%h\t%s\n' >"$T/invoice.tsv"
 [ "$(wc -l <"$T/invoice.tsv")" -eq 300 ] || fail "expected 300 records, got $(wc -l <"$T/invoice.tsv")"
-pg_sql "SELECT aggregateid || E'\t' || 'event_type=InvoiceIssued,aggregate_type=invoice' ||
+pg_sql "SELECT aggregateid || E'\t' || 'event_type=InvoiceIssued,aggregate_type=invoice,content-type=application/json' ||
                E'\t' || body::text FROM legacy_outbox ORDER BY seq" | sort >"$T/expected.tsv"
 sort "$T/invoice.tsv" | diff - "$T/expected.tsv" >"$T/diff.txt" \
   || { head "$T/diff.txt" >&2; fail "records differ from the mapped rows"; }

@@ -110,7 +110,8 @@ EOF
 }
 
 # check_values_and_headers: every message's value is its event's payload (as JSON) and its
-# headers are exactly event_id, event_type, aggregate_type, schema_version and the extra ones.
+# headers are exactly event_id, event_type, aggregate_type, schema_version, content-type
+# (application/json) and the extra ones.
 check_values_and_headers() {
   local out
   out=$(pg_sql "
@@ -124,8 +125,10 @@ check_values_and_headers() {
              h.value IS NULL OR h.value::jsonb IS DISTINCT FROM e.payload AS value_bad,
              h.hdr->>'event_type' IS DISTINCT FROM e.event_type
                OR h.hdr->>'aggregate_type' IS DISTINCT FROM e.aggregate_type
-               OR h.hdr->>'schema_version' IS DISTINCT FROM e.schema_version::text AS std_bad,
-             h.hdr - ARRAY['event_id', 'event_type', 'aggregate_type', 'schema_version']
+               OR h.hdr->>'schema_version' IS DISTINCT FROM e.schema_version::text
+               OR h.hdr->>'content-type' IS DISTINCT FROM 'application/json' AS std_bad,
+             h.hdr - ARRAY['event_id', 'event_type', 'aggregate_type', 'schema_version',
+                           'content-type']
                IS DISTINCT FROM coalesce((SELECT jsonb_object_agg(k, v)
                                           FROM jsonb_each_text(e.headers) AS x(k, v)), '{}')
                AS extra_bad,

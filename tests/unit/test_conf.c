@@ -166,6 +166,35 @@ static const struct {
     { "source not a group", KAFKA "sources = (\n  \"orders\" ); #!\n",
       { "each source must be a group" } },
 
+    /* schema_registry, required_headers, format */
+    { "registry without url", KAFKA "schema_registry = { #!\n  username = \"u\";\n};\n" SRC SRC_END,
+      { "schema_registry", "\"url\" is required" } },
+    { "registry url not http", KAFKA "schema_registry = { url = \"ftp://r\"; }; #!\n" SRC SRC_END,
+      { "must start with http:// or https://" } },
+    { "registry unknown key",
+      KAFKA "schema_registry = {\n  url = \"http://r:8081\";\n  uri = \"x\"; #!\n};\n" SRC SRC_END,
+      { "unknown key \"uri\" in \"schema_registry\"" } },
+    { "registry user without password",
+      KAFKA "schema_registry = { #!\n  url = \"http://r:8081\";\n  username = \"u\";\n};\n"
+      SRC SRC_END, { "\"username\" and \"password\" go together" } },
+    { "registry password with a missing variable",
+      KAFKA "schema_registry = {\n  url = \"http://r:8081\";\n  username = \"u\";\n"
+      "  password = \"${" UNSET_VAR "}\"; #!\n};\n" SRC SRC_END,
+      { "\"password\"", "environment variable \"" UNSET_VAR "\" is not set" } },
+    { "registry timeout out of range",
+      KAFKA "schema_registry = {\n  url = \"http://r:8081\";\n  timeout_ms = 5; #!\n};\n"
+      SRC SRC_END, { "\"timeout_ms\" must be an integer between 100 and 600000" } },
+    { "avro confluent without a registry", KAFKA SRC_MARKED "    format = \"avro\";\n" SRC_END,
+      { "format \"avro\" with framing \"confluent\" needs a schema_registry" } },
+    { "bad format", KAFKA SRC "    format = \"protobuf\"; #!\n" SRC_END,
+      { "\"format\" must be one of \"json\", \"avro\"" } },
+    { "bad compatibility", KAFKA SRC "    compatibility = \"sideways\"; #!\n" SRC_END,
+      { "\"compatibility\" must be one of", "\"full_transitive\"" } },
+    { "required_headers not a list", KAFKA SRC "    required_headers = 5; #!\n" SRC_END,
+      { "\"required_headers\" must be a list" } },
+    { "required_headers with an empty name", KAFKA SRC "    required_headers = [\"a\", \"\"]; #!\n" SRC_END,
+      { "\"required_headers\": element 2 must be a non-empty string" } },
+
     /* keys of a source */
     { "unknown source key", KAFKA SRC "    bach_size = 10; #!\n" SRC_END,
       { "unknown key \"bach_size\" in source" } },
@@ -418,11 +447,63 @@ static void test_defaults(void **state)
     assert_int_equal(src->max_in_flight_bytes, 67108864);
     assert_int_equal(src->standby_retry_ms, 1000);
     assert_int_equal(src->retry_backoff_max_ms, 30000);
-    assert_int_equal(src->on_error, ON_ERROR_DEAD_LETTER);
+    assert_int_equal(src->on_error, ON_ERROR_STOP);
     assert_int_equal(src->on_publish, ON_PUBLISH_MARK);
+    assert_int_equal(src->format, FORMAT_JSON);
+    assert_int_equal(src->framing, FRAMING_CONFLUENT);
+    assert_int_equal(src->subject_strategy, SUBJECT_TOPIC);
+    assert_int_equal(src->compatibility, 1);	/* COMPAT_BACKWARD */
+    assert_int_equal(src->n_required_headers, 0);
+    assert_null(cfg->registry.url);
     for (int c = 0; c < COL__COUNT; c++)
         assert_string_equal(src->columns[c], conf_column_key((enum outbox_column)c));
     assert_int_equal(src->line, 2);
+    conf_destroy(cfg);
+}
+
+static void test_avro_keys(void **state)
+{
+    struct conf *cfg;
+    const struct conf_source *src;
+
+    (void)state;
+    cfg = load_ok(KAFKA
+                  "schema_registry = {\n"
+                  "  url = \"https://registry:8081/apis/ccompat/v7\";\n"
+                  "  username = \"relay\";\n"
+                  "  password = \"${OUTBOX_TEST_PW}\";\n"
+                  "  ssl_ca_location = \"/etc/ca.pem\";\n"
+                  "  ssl_verify = false;\n"
+                  "  timeout_ms = 2500;\n"
+                  "};\n"
+                  SRC
+                  "    format = \"avro\";\n"
+                  "    framing = \"confluent\";\n"
+                  "    subject_strategy = \"topic-record\";\n"
+                  "    compatibility = \"FULL_TRANSITIVE\";\n"
+                  "    required_headers = [\"tenant_id\", \"user_id\"];\n"
+                  SRC_END);
+    src = &cfg->sources[0];
+    assert_int_equal(src->format, FORMAT_AVRO);
+    assert_int_equal(src->framing, FRAMING_CONFLUENT);
+    assert_int_equal(src->subject_strategy, SUBJECT_TOPIC_RECORD);
+    assert_int_equal(src->compatibility, 6);	/* COMPAT_FULL_TRANSITIVE, case-insensitive */
+    assert_int_equal(src->n_required_headers, 2);
+    assert_string_equal(src->required_headers[0], "tenant_id");
+    assert_string_equal(src->required_headers[1], "user_id");
+    assert_string_equal(cfg->registry.url, "https://registry:8081/apis/ccompat/v7");
+    assert_string_equal(cfg->registry.username, "relay");
+    assert_string_equal(cfg->registry.password, SECRET);
+    assert_string_equal(cfg->registry.ca_location, "/etc/ca.pem");
+    assert_int_equal(cfg->registry.verify_peer, 0);
+    assert_int_equal(cfg->registry.timeout_ms, 2500);
+    conf_destroy(cfg);
+
+    /* single-object needs no registry; a lone string is a list of one */
+    cfg = load_ok(KAFKA SRC "    format = \"avro\";\n    framing = \"single-object\";\n"
+                  "    required_headers = \"tenant_id\";\n" SRC_END);
+    assert_int_equal(cfg->sources[0].framing, FRAMING_SINGLE_OBJECT);
+    assert_int_equal(cfg->sources[0].n_required_headers, 1);
     conf_destroy(cfg);
 }
 
@@ -967,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_columns_required_and_optional),
         cmocka_unit_test(test_column_keys),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_avro_keys),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_table_split),
         cmocka_unit_test(test_kafka_properties),
