@@ -301,14 +301,10 @@ cmd_add_or_check(PGconn *conn, const struct conf_source *src, const struct schem
 
 		res = PQexecParams(conn, sql, 4, NULL, params, NULL, NULL, 0);
 	}
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		db_error(conn, res, "adding the schema", errstr, sizeof(errstr));
-		fprintf(stderr, "outbox-relay schema: %s\n", errstr);
-		rc = EXIT_UNAVAILABLE;
-		goto out;
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		res = PQexec(conn, "COMMIT");
 	}
-	PQclear(res);
-	res = PQexec(conn, "COMMIT");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_error(conn, res, "adding the schema", errstr, sizeof(errstr));
 		fprintf(stderr, "outbox-relay schema: %s\n", errstr);

@@ -30,11 +30,6 @@ load_backlog() {  # load_backlog AGGREGATE_TYPE
   pg_sql "ANALYZE outbox"
 }
 
-median() {
-  sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-                                       else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 drain() {  # drain FORMAT RUN: loads, drains, appends "rate rss_kb" to $T/FORMAT
   local format=$1 run=$2 type=bench_$1_$2 start ms rate rss
   load_backlog "$type"

@@ -28,12 +28,6 @@ load_backlog() {
   pg_sql "ANALYZE outbox"
 }
 
-# median: the median of the numbers on stdin.
-median() {
-  sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-                                       else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 relay_require
 pg_start
 kafka_start

@@ -47,11 +47,6 @@ load_backlog() {
   pg_sql_file "$T/load.sql" | tail -n 1
 }
 
-median() {
-  sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-                                       else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 slot_inactive() { ! pg_slot_active "$1"; }
 slot_restart_past() { pg_lsn_ge "$(pg_slot_restart_lsn "$1")" "$2"; }
 

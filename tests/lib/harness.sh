@@ -606,6 +606,12 @@ registry_stop() {
   log "schema registry stopped"
 }
 
+# median: the median of the numbers on stdin, one per line (for the benchmarks).
+median() {
+  sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
+                                       else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # ---------------------------------------------------------------------------------------------
 # the relay
 
