@@ -105,3 +105,33 @@ grep -F '"order_id": "order-0"' "$T/decoded.txt" | grep -qF '"placed_at": 179525
   || fail "order-0 placed_at: $(grep -F '"order-0"' "$T/decoded.txt")"
 log "$N records decoded, $(grep -c "fp:$fp1" "$T/decoded.txt") with v1 ($fp1), $(grep -c "fp:$fp2" "$T/decoded.txt") with v2 ($fp2)"
 verify_outbox --topics '^outbox\.event\.order$' --expect-all-marked
+
+# --- logical mode: the same encoding from the WAL, and a poison event dead-lettered ----------
+pg_migrate --table olog
+relay_conf -o "$T/log.conf" -s lg -m logical -t public.olog \
+  -x 'format = "avro"; framing = "single-object"; topic = "lg.{aggregate_type}"; on_error = "dead-letter";'
+"$OUTBOX_RELAY" schema add -c "$T/log.conf" --event-type OrderPlaced "$AVSC/order_v2.avsc" --version 2 >/dev/null
+relay_start "$T/log.conf" "$T/log.log"
+wait_for "logical relay streaming" 30 log_has "$T/log.log" 'active: streaming'
+pg_sql "BEGIN;
+        SELECT public.olog_emit_message('order', 'l-1', 'OrderPlaced',
+          '{\"order_id\": \"log-1\", \"amount\": \"3.10\", \"placed_at\": \"2026-11-21T10:00:00Z\",
+            \"customer_id\": \"2f1e8f36-5a4c-4f3e-9d1a-0c6b3f2d9e01\"}', NULL, 2, 'outbox');
+        INSERT INTO olog (aggregate_type, aggregate_id, event_type, schema_version, payload)
+          VALUES ('order', 'l-1', 'OrderPlaced', 2, '{\"order_id\": \"log-2\", \"amount\": \"x\"}');
+        INSERT INTO olog (aggregate_type, aggregate_id, event_type, schema_version, payload)
+          VALUES ('order', 'l-1', 'OrderPlaced', 2,
+          '{\"order_id\": \"log-3\", \"amount\": 7, \"placed_at\": 0, \"channel\": \"STORE\",
+            \"customer_id\": \"2f1e8f36-5a4c-4f3e-9d1a-0c6b3f2d9e03\"}');
+        COMMIT;"
+lg_done() { [ "$(kafka_count lg.order)" -ge 2 ] && [ "$(kafka_count outbox.dlq.lg)" -ge 1 ]; }
+wait_for "2 logical events published and 1 dead-lettered" 60 lg_done
+relay_stop
+kcat -C -b "$KAFKA_BROKERS" -t lg.order -o beginning -e -q -m 30 -f '%K %S %h\n%k%s' \
+  | "$AVRO_DECODE" --schema "$AVSC/order_v2.avsc" >"$T/lg.txt" || fail "logical records do not decode"
+[ "$(cut -f4 "$T/lg.txt" | grep -o '"order_id": "log-[0-9]"' | tr '\n' ' ')" = '"order_id": "log-1" "order_id": "log-3" ' ] \
+  || fail "logical records: $(cat "$T/lg.txt")"
+[ "$(pg_sql "SELECT count(*) FROM olog_dead_letters WHERE wal_lsn IS NOT NULL AND error ~ 'amount'
+               AND payload LIKE '%log-2%'")" -eq 1 ] \
+  || fail "the logical poison event is not recorded: $(pg_sql "SELECT * FROM olog_dead_letters")"
+log "logical: log-1 (message) and log-3 (row) published in Avro, log-2 dead-lettered with its WAL position"
