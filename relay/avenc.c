@@ -1,18 +1,21 @@
 /*
  * avenc — see avenc.h.
  *
- * Encoding an event parses its payload with jansson, then walks the relay's schema model (avsc)
- * and one avro-c generic value together: the model says what the JSON may be (defaults, logical
- * types, which union branch fits), avro-c holds the result and writes the binary. avro-c keeps a
+ * Encoding an event reads its payload with jsonscan (one pass: the whole text checked, every
+ * value's place recorded, nothing allocated), then walks the relay's schema model (avsc) and one
+ * avro-c generic value together: the model says what the JSON may be (defaults, logical types,
+ * which union branch fits), avro-c holds the result and writes the binary. avro-c keeps a
  * record's fields and a union's branches in schema order, so both are addressed by index; that
  * avro-c read the schema text the way avsc did is checked once, when the encoder is built.
+ * Defaults come from the schema model as jansson values and take the same functions (struct jv
+ * is either).
  *
- * Per event the generic value is reset rather than rebuilt (avro-c keeps its strings' and
- * arrays' storage), the binary is sized first and written straight into the caller's buffer,
- * and paths for error messages live on the stack and are only formatted when something fails.
- * What still allocates per event: jansson's tree (most of the time spent, too), avro-c's map
- * keys, and avro-c's storage for a union branch when an event takes another branch than the
- * event before.
+ * Per event the generic value is not rebuilt or even reset (every field and branch is set again;
+ * arrays of the same length are overwritten in place, so avro-c keeps its strings' storage), the
+ * binary is written straight into the caller's buffer, and paths for error messages live on the
+ * stack and are only formatted when something fails. What still allocates per event: avro-c's
+ * map keys, its array items when an array's length changes, and its storage for a union branch
+ * when an event takes another branch than the event before.
  */
 #include "avenc.h"
 
@@ -25,6 +28,7 @@
 #include <string.h>
 
 #include "avlogical.h"
+#include "jsonscan.h"
 
 /* A step from a value to one inside it; a chain of them, innermost first, names a field. */
 enum path_kind {
@@ -55,7 +59,16 @@ struct avenc {
 	size_t dec_cap;
 	size_t dec_fixed_at;		/* where in dec the fixed copy goes */
 
+	struct jsonscan *scan;		/* reads the payloads */
+	char *str;			/* a payload string or key, unescaped and NUL-terminated */
+	size_t str_cap;			/* at least the payload's length + 1 */
+	size_t *slots;			/* records' members by field (encode_record), a stack */
+	size_t n_slots, slots_cap;	/* slots_cap in bytes */
+	size_t size_hint;		/* the largest encoding that did not fit the first guess */
+
 	/* the call in progress */
+	const char *json;		/* the payload */
+	const struct jsonscan_tok *toks;	/* its tokens */
 	char *errstr;
 	size_t errstr_size;
 	const struct path *default_of;	/* encoding the default of this field */
@@ -63,11 +76,95 @@ struct avenc {
 };
 
 /*
- * Records inside records. A payload cannot nest deeper than jansson's 2048 levels anyway; this
+ * Records inside records. A payload cannot nest deeper than jsonscan's 2048 levels anyway; this
  * stops a schema whose record defaults contain themselves ({"name": "next", "type": "Node",
  * "default": {}}) before the stack does.
  */
 #define MAX_DEPTH 1024
+
+/*
+ * A JSON value being encoded: a token of the payload, or, for a default, a jansson value from the
+ * schema model (avsc keeps defaults as jansson values; they are few and encoded as they are).
+ */
+struct jv {
+	const json_t *j;		/* a default; NULL: token tok of the payload */
+	size_t tok;
+};
+
+static struct jv
+jv_json(const json_t *j)
+{
+	struct jv x = { j, 0 };
+
+	return x;
+}
+
+static struct jv
+jv_tok(size_t tok)
+{
+	struct jv x = { NULL, tok };
+
+	return x;
+}
+
+static enum jsonscan_kind
+jv_kind(const struct avenc *e, struct jv x)
+{
+	if (!x.j)
+		return e->toks[x.tok].kind;
+	switch (json_typeof(x.j)) {
+	case JSON_OBJECT:
+		return JSONSCAN_OBJECT;
+	case JSON_ARRAY:
+		return JSONSCAN_ARRAY;
+	case JSON_STRING:
+		return JSONSCAN_STRING;
+	case JSON_INTEGER:
+		return JSONSCAN_INTEGER;
+	case JSON_REAL:
+		return JSONSCAN_REAL;
+	case JSON_TRUE:
+		return JSONSCAN_TRUE;
+	case JSON_FALSE:
+		return JSONSCAN_FALSE;
+	case JSON_NULL:
+		break;
+	}
+	return JSONSCAN_NULL;
+}
+
+/* An integer's value. */
+static int64_t
+jv_int(const struct avenc *e, struct jv x)
+{
+	return x.j ? (int64_t)json_integer_value(x.j) : e->toks[x.tok].num.i;
+}
+
+/* A number's value, as a double. */
+static double
+jv_number(const struct avenc *e, struct jv x)
+{
+	if (x.j)
+		return json_number_value(x.j);
+	if (e->toks[x.tok].kind == JSONSCAN_INTEGER)
+		return (double)e->toks[x.tok].num.i;
+	return e->toks[x.tok].num.d;
+}
+
+/*
+ * A string's value, NUL-terminated (it may hold NULs too), and its length. A payload string is
+ * unescaped into e->str: valid until the next payload string or key is asked for.
+ */
+static const char *
+jv_string(struct avenc *e, struct jv x, size_t *len)
+{
+	if (x.j) {
+		*len = json_string_length(x.j);
+		return json_string_value(x.j);
+	}
+	*len = jsonscan_unescape(e->json, &e->toks[x.tok], e->str);
+	return e->str;
+}
 
 /* ---- error messages ---------------------------------------------------------------------- */
 
@@ -211,36 +308,39 @@ real_text(double d, char *buf, size_t size)
 
 /* The JSON value for a message: "abc" (shortened), 12, 1.5, true, null, an object, an array. */
 static void
-value_text(const json_t *j, char *buf, size_t size)
+value_text(struct avenc *e, struct jv x, char *buf, size_t size)
 {
 	struct sbuf b = { buf, size, 0 };
+	const char *s;
+	size_t len;
 
 	buf[0] = '\0';
-	switch (json_typeof(j)) {
-	case JSON_STRING:
+	switch (jv_kind(e, x)) {
+	case JSONSCAN_STRING:
+		s = jv_string(e, x, &len);
 		sb_printf(&b, "\"");
-		sb_escaped(&b, json_string_value(j), json_string_length(j), 40);
+		sb_escaped(&b, s, len, 40);
 		sb_printf(&b, "\"");
 		break;
-	case JSON_INTEGER:
-		sb_printf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+	case JSONSCAN_INTEGER:
+		sb_printf(&b, "%" PRId64, jv_int(e, x));
 		break;
-	case JSON_REAL:
-		real_text(json_real_value(j), buf, size);
+	case JSONSCAN_REAL:
+		real_text(jv_number(e, x), buf, size);
 		break;
-	case JSON_TRUE:
+	case JSONSCAN_TRUE:
 		sb_printf(&b, "true");
 		break;
-	case JSON_FALSE:
+	case JSONSCAN_FALSE:
 		sb_printf(&b, "false");
 		break;
-	case JSON_NULL:
+	case JSONSCAN_NULL:
 		sb_printf(&b, "null");
 		break;
-	case JSON_OBJECT:
+	case JSONSCAN_OBJECT:
 		sb_printf(&b, "an object");
 		break;
-	case JSON_ARRAY:
+	case JSONSCAN_ARRAY:
 		sb_printf(&b, "an array");
 		break;
 	}
@@ -283,7 +383,7 @@ sb_type(struct sbuf *b, const struct avsc_node *n)
 
 /* "expected long, got \"abc\"" */
 static int
-mismatch(struct avenc *e, const struct avsc_node *n, const json_t *j, const struct path *p)
+mismatch(struct avenc *e, const struct avsc_node *n, struct jv x, const struct path *p)
 {
 	char type[256], value[80];
 	struct sbuf b = { type, sizeof(type), 0 };
@@ -292,13 +392,13 @@ mismatch(struct avenc *e, const struct avsc_node *n, const json_t *j, const stru
 	if (n->type == AVSC_UNION)
 		sb_printf(&b, "one of ");
 	sb_type(&b, n);
-	value_text(j, value, sizeof(value));
+	value_text(e, x, value, sizeof(value));
 	return fail(e, p, "expected %s, got %s", type, value);
 }
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-static int encode(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+static int encode(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 		  const struct path *p, int dflt);
 
 static int
@@ -316,68 +416,78 @@ reserve(unsigned char **buf, size_t *cap, size_t n)
 }
 
 static int
-encode_int(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_int(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	   const struct path *p)
 {
 	char text[80];
-	json_int_t x;
 	int32_t days;
 	int64_t ns;
 
-	if (json_is_integer(j)) {
-		x = json_integer_value(j);
-		if (x < INT32_MIN || x > INT32_MAX)
-			return fail(e, p, "%" JSON_INTEGER_FORMAT " is out of range for int", x);
-		if (n->logical == AVSC_LT_TIME_MILLIS && (x < 0 || x >= 86400000))
-			return fail(e, p, "%" JSON_INTEGER_FORMAT " is not a time of day in "
-				    "milliseconds (0..86399999)", x);
-	} else if (json_is_string(j) && n->logical == AVSC_LT_DATE) {
-		if (avlogical_parse_date(json_string_value(j), json_string_length(j), &days) != 0) {
-			value_text(j, text, sizeof(text));
+	enum jsonscan_kind k = jv_kind(e, x);
+	const char *s;
+	size_t len;
+	int64_t i;
+
+	if (k == JSONSCAN_INTEGER) {
+		i = jv_int(e, x);
+		if (i < INT32_MIN || i > INT32_MAX)
+			return fail(e, p, "%" PRId64 " is out of range for int", i);
+		if (n->logical == AVSC_LT_TIME_MILLIS && (i < 0 || i >= 86400000))
+			return fail(e, p, "%" PRId64 " is not a time of day in "
+				    "milliseconds (0..86399999)", i);
+	} else if (k == JSONSCAN_STRING && n->logical == AVSC_LT_DATE) {
+		s = jv_string(e, x, &len);
+		if (avlogical_parse_date(s, len, &days) != 0) {
+			value_text(e, x, text, sizeof(text));
 			return fail(e, p, "%s is not a date (YYYY-MM-DD)", text);
 		}
-		x = days;
-	} else if (json_is_string(j) && n->logical == AVSC_LT_TIME_MILLIS) {
-		if (avlogical_parse_time(json_string_value(j), json_string_length(j), &ns) != 0) {
-			value_text(j, text, sizeof(text));
+		i = days;
+	} else if (k == JSONSCAN_STRING && n->logical == AVSC_LT_TIME_MILLIS) {
+		s = jv_string(e, x, &len);
+		if (avlogical_parse_time(s, len, &ns) != 0) {
+			value_text(e, x, text, sizeof(text));
 			return fail(e, p, "%s is not a time of day (HH:MM:SS[.fraction])", text);
 		}
-		x = ns / 1000000;
+		i = ns / 1000000;
 	} else {
-		return mismatch(e, n, j, p);
+		return mismatch(e, n, x, p);
 	}
-	if (avro_value_set_int(v, (int32_t)x) != 0)
+	if (avro_value_set_int(v, (int32_t)i) != 0)
 		return avro_failed(e, p, 0);
 	return 0;
 }
 
 static int
-encode_long(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_long(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	    const struct path *p)
 {
 	char text[80];
-	int64_t x, sec, ns;
+	int64_t i, sec, ns;
 	int32_t nsec;
 	int has_zone, local, bad;
+	enum jsonscan_kind k = jv_kind(e, x);
+	const char *s;
+	size_t len;
 
-	if (json_is_integer(j)) {
-		x = json_integer_value(j);
-		if (n->logical == AVSC_LT_TIME_MICROS && (x < 0 || x >= INT64_C(86400000000)))
+	if (k == JSONSCAN_INTEGER) {
+		i = jv_int(e, x);
+		if (n->logical == AVSC_LT_TIME_MICROS && (i < 0 || i >= INT64_C(86400000000)))
 			return fail(e, p, "%" PRId64 " is not a time of day in microseconds "
-				    "(0..86399999999)", x);
-	} else if (json_is_string(j) && n->logical == AVSC_LT_TIME_MICROS) {
-		if (avlogical_parse_time(json_string_value(j), json_string_length(j), &ns) != 0) {
-			value_text(j, text, sizeof(text));
+				    "(0..86399999999)", i);
+	} else if (k == JSONSCAN_STRING && n->logical == AVSC_LT_TIME_MICROS) {
+		s = jv_string(e, x, &len);
+		if (avlogical_parse_time(s, len, &ns) != 0) {
+			value_text(e, x, text, sizeof(text));
 			return fail(e, p, "%s is not a time of day (HH:MM:SS[.fraction])", text);
 		}
-		x = ns / 1000;
-	} else if (json_is_string(j) && n->logical != AVSC_LT_NONE) {
+		i = ns / 1000;
+	} else if (k == JSONSCAN_STRING && n->logical != AVSC_LT_NONE) {
 		local = n->logical == AVSC_LT_LOCAL_TIMESTAMP_MILLIS ||
 			n->logical == AVSC_LT_LOCAL_TIMESTAMP_MICROS;
-		bad = avlogical_parse_timestamp(json_string_value(j), json_string_length(j), &sec,
-						&nsec, &has_zone) != 0;
+		s = jv_string(e, x, &len);
+		bad = avlogical_parse_timestamp(s, len, &sec, &nsec, &has_zone) != 0;
 		if (bad || has_zone == local) {
-			value_text(j, text, sizeof(text));
+			value_text(e, x, text, sizeof(text));
 			if (bad)
 				return fail(e, p, "%s is not an ISO-8601 date-time "
 					    "(YYYY-MM-DDTHH:MM:SS[.fraction]%s)", text,
@@ -391,68 +501,73 @@ encode_long(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const j
 		/* finer digits than the unit are cut, towards the past, as Java's Instant does */
 		if (n->logical == AVSC_LT_TIMESTAMP_MILLIS ||
 		    n->logical == AVSC_LT_LOCAL_TIMESTAMP_MILLIS)
-			x = sec * 1000 + nsec / 1000000;
+			i = sec * 1000 + nsec / 1000000;
 		else
-			x = sec * 1000000 + nsec / 1000;
+			i = sec * 1000000 + nsec / 1000;
 	} else {
-		return mismatch(e, n, j, p);
+		return mismatch(e, n, x, p);
 	}
-	if (avro_value_set_long(v, x) != 0)
+	if (avro_value_set_long(v, i) != 0)
 		return avro_failed(e, p, 0);
 	return 0;
 }
 
 static int
-encode_real(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_real(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	    const struct path *p)
 {
 	char text[80];
 	double d;
 
-	if (!json_is_number(j))
-		return mismatch(e, n, j, p);
-	d = json_number_value(j);
+	if (jv_kind(e, x) != JSONSCAN_INTEGER && jv_kind(e, x) != JSONSCAN_REAL)
+		return mismatch(e, n, x, p);
+	d = jv_number(e, x);
 	if (n->type == AVSC_DOUBLE)
 		return avro_value_set_double(v, d) != 0 ? avro_failed(e, p, 0) : 0;
 	if (d > FLT_MAX || d < -FLT_MAX) {
-		value_text(j, text, sizeof(text));
+		value_text(e, x, text, sizeof(text));
 		return fail(e, p, "%s is out of range for float", text);
 	}
 	return avro_value_set_float(v, (float)d) != 0 ? avro_failed(e, p, 0) : 0;
 }
 
 static int
-encode_string(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_string(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	      const struct path *p)
 {
 	char text[80];
+	const char *s;
+	size_t len;
 
-	if (!json_is_string(j))
-		return mismatch(e, n, j, p);
-	if (n->logical == AVSC_LT_UUID &&
-	    !avlogical_uuid_ok(json_string_value(j), json_string_length(j))) {
-		value_text(j, text, sizeof(text));
+	if (jv_kind(e, x) != JSONSCAN_STRING)
+		return mismatch(e, n, x, p);
+	s = jv_string(e, x, &len);
+	if (n->logical == AVSC_LT_UUID && !avlogical_uuid_ok(s, len)) {
+		value_text(e, x, text, sizeof(text));
 		return fail(e, p, "%s is not a UUID (8-4-4-4-12 hexadecimal digits)", text);
 	}
-	/* avro-c's length counts the terminating NUL, which jansson provides */
-	if (avro_value_set_string_len(v, json_string_value(j), json_string_length(j) + 1) != 0)
+	/* avro-c's length counts the terminating NUL, which jv_string provides */
+	if (avro_value_set_string_len(v, s, len + 1) != 0)
 		return avro_failed(e, p, 0);
 	return 0;
 }
 
 static int
-encode_enum(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_enum(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	    const struct path *p)
 {
 	char text[80];
+	const char *s;
+	size_t len;
 
-	if (!json_is_string(j))
-		return mismatch(e, n, j, p);
+	if (jv_kind(e, x) != JSONSCAN_STRING)
+		return mismatch(e, n, x, p);
+	s = jv_string(e, x, &len);
 	for (size_t i = 0; i < n->n_symbols; i++) {
-		if (strcmp(n->symbols[i], json_string_value(j)) == 0)
+		if (strcmp(n->symbols[i], s) == 0)
 			return avro_value_set_enum(v, (int)i) != 0 ? avro_failed(e, p, 0) : 0;
 	}
-	value_text(j, text, sizeof(text));
+	value_text(e, x, text, sizeof(text));
 	return fail(e, p, "%s is not a symbol of enum \"%s\"", text, n->fullname);
 }
 
@@ -476,19 +591,18 @@ set_bytes(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const uns
 
 /* bytes or fixed from a JSON string whose code points U+0000..U+00FF are the bytes. */
 static int
-encode_bytes(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_bytes(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	     const struct path *p)
 {
 	const unsigned char *s;
 	size_t len, k = 0;
 
-	if (!json_is_string(j))
-		return mismatch(e, n, j, p);
-	s = (const unsigned char *)json_string_value(j);
-	len = json_string_length(j);
+	if (jv_kind(e, x) != JSONSCAN_STRING)
+		return mismatch(e, n, x, p);
+	s = (const unsigned char *)jv_string(e, x, &len);
 	if (reserve(&e->bytes, &e->bytes_cap, len ? len : 1) != 0)
 		return fail(e, p, "out of memory");
-	/* jansson has checked the UTF-8: a lead byte of 0xc2 or 0xc3 is U+0080..U+00FF */
+	/* jsonscan (or jansson, for a default) has checked the UTF-8: a lead byte of 0xc2 or 0xc3 is U+0080..U+00FF */
 	for (size_t i = 0; i < len;) {
 		if (s[i] < 0x80) {
 			e->bytes[k++] = s[i++];
@@ -511,7 +625,7 @@ encode_bytes(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const 
 
 /* A decimal (bytes or fixed) from a JSON number or a numeric string. */
 static int
-encode_decimal(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_decimal(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	       const struct path *p)
 {
 	char num[64], text[80];
@@ -521,25 +635,27 @@ encode_decimal(struct avenc *e, const struct avsc_node *n, avro_value_t *v, cons
 	int64_t detail;
 	enum avlogical_decimal_rc rc;
 
-	if (json_is_string(j)) {
-		s = json_string_value(j);
-		len = json_string_length(j);
-	} else if (json_is_integer(j)) {
-		len = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-				       json_integer_value(j));
+	switch (jv_kind(e, x)) {
+	case JSONSCAN_STRING:
+		s = jv_string(e, x, &len);
+		break;
+	case JSONSCAN_INTEGER:
+		len = (size_t)snprintf(num, sizeof(num), "%" PRId64, jv_int(e, x));
 		s = num;
-	} else if (json_is_real(j)) {
+		break;
+	case JSONSCAN_REAL:
 		/* the shortest form of the double: 0.1, not 0.1000000000000000055 */
-		real_text(json_real_value(j), num, sizeof(num));
+		real_text(jv_number(e, x), num, sizeof(num));
 		s = num;
 		len = strlen(num);
-	} else {
-		return mismatch(e, n, j, p);
+		break;
+	default:
+		return mismatch(e, n, x, p);
 	}
 	rc = avlogical_decimal(s, len, n->precision, n->scale, e->dec, e->dec_fixed_at, &out,
 			       &out_len, &detail);
 	if (rc != AVLOGICAL_DECIMAL_OK)
-		value_text(j, text, sizeof(text));
+		value_text(e, x, text, sizeof(text));
 	switch (rc) {
 	case AVLOGICAL_DECIMAL_OK:
 		break;
@@ -579,57 +695,110 @@ encode_default(struct avenc *e, const struct avsc_field *f, avro_value_t *fv,
 	int rc;
 
 	e->default_of = fp;
-	rc = encode(e, f->type, fv, f->default_value, fp, 1);
+	rc = encode(e, f->type, fv, jv_json(f->default_value), fp, 1);
 	e->default_of = outer;
 	return rc;
 }
 
-/* Fails naming the first member of object j that record n does not have. */
-static int
-extra_member(struct avenc *e, const struct avsc_node *n, const json_t *j, const struct path *p)
+/*
+ * Which field of record n the key token kt of the payload names: its index, or n->n_fields for
+ * none. A key with escapes is compared unescaped (in e->str).
+ */
+static size_t
+field_index(struct avenc *e, const struct avsc_node *n, const struct jsonscan_tok *kt)
 {
-	const char *key;
-	json_t *m;
+	const char *key = e->json + kt->start;
+	size_t len = kt->len, i;
 
-	json_object_foreach((json_t *)j, key, m) {
-		size_t i;
-
-		for (i = 0; i < n->n_fields && strcmp(n->fields[i].name, key) != 0; i++)
-			;
-		if (i == n->n_fields) {
-			const struct path xp = { p, PATH_FIELD, key, 0 };
-
-			return fail(e, &xp, "not in the schema");
-		}
-	}
-	return fail(e, p, "has a member the schema does not have");	/* not reached */
+	if (kt->escaped)
+		len = jsonscan_unescape(e->json, kt, e->str), key = e->str;
+	/* keys never hold a NUL (jsonscan refuses \u0000 in them): strncmp stops at the name's */
+	for (i = 0; i < n->n_fields; i++)
+		if (strncmp(n->fields[i].name, key, len) == 0 && n->fields[i].name[len] == '\0')
+			break;
+	return i;
 }
 
+/*
+ * Sorts the members of the payload's object at token tok into e->slots[base..]: the value's
+ * token + 1 for each field given, 0 for the others. *unknown is the first member that is no field
+ * (its key's token + 1), or 0. Fails on a key given twice (a message that avenc_encode replaces:
+ * the payload is not valid JSON).
+ */
 static int
-encode_record(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+record_slots(struct avenc *e, const struct avsc_node *n, size_t tok, size_t base,
+	     size_t *unknown, const struct path *p)
+{
+	size_t k = tok + 1, count = e->toks[tok].count;
+
+	*unknown = 0;
+	for (size_t m = 0; m < count; m++) {
+		size_t fi = field_index(e, n, &e->toks[k]);
+
+		if (fi == n->n_fields) {
+			if (!*unknown)
+				*unknown = k + 1;
+		} else if (e->slots[base + fi]) {
+			return fail(e, p, "has a member twice");
+		} else {
+			e->slots[base + fi] = k + 2;
+		}
+		k = e->toks[k + 1].next;
+	}
+	return 0;
+}
+
+/*
+ * A record from an object: its fields in schema order (so that the first error is the same
+ * whatever the order of the members), the default for each one missing, then any member the
+ * schema does not have is an error. The payload's members are found once, into e->slots (a
+ * stack: records nest); a default's with jansson.
+ */
+static int
+encode_record(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	      const struct path *p, int dflt)
 {
-	size_t found = 0;
+	size_t base = e->n_slots, unknown = 0;
 	int rc = -1;
 
-	if (!json_is_object(j))
-		return mismatch(e, n, j, p);
+	if (jv_kind(e, x) != JSONSCAN_OBJECT)
+		return mismatch(e, n, x, p);
 	if (++e->depth > MAX_DEPTH) {
 		fail(e, p, "records nested more than %d deep", MAX_DEPTH);
 		goto out;
 	}
+	if (!x.j) {
+		if (reserve((unsigned char **)&e->slots, &e->slots_cap,
+			    (base + n->n_fields) * sizeof(*e->slots)) != 0) {
+			fail(e, p, "out of memory");
+			goto out;
+		}
+		if (n->n_fields)
+			memset(e->slots + base, 0, n->n_fields * sizeof(*e->slots));
+		e->n_slots = base + n->n_fields;
+		if (record_slots(e, n, x.tok, base, &unknown, p) != 0)
+			goto out;
+	}
 	for (size_t i = 0; i < n->n_fields; i++) {
 		const struct avsc_field *f = &n->fields[i];
 		const struct path fp = { p, PATH_FIELD, f->name, 0 };
-		const json_t *m = json_object_get(j, f->name);
+		struct jv m = { NULL, 0 };
+		int given;
 		avro_value_t fv;
 
+		if (x.j) {
+			m.j = json_object_get(x.j, f->name);
+			given = m.j != NULL;
+		} else {
+			/* e->slots moves when a nested record grows it: index it afresh */
+			given = e->slots[base + i] != 0;
+			m.tok = e->slots[base + i] - 1;
+		}
 		if (avro_value_get_by_index(v, i, &fv, NULL) != 0) {
 			avro_failed(e, &fp, 0);
 			goto out;
 		}
-		if (m) {
-			found++;
+		if (given) {
 			if (encode(e, f->type, &fv, m, &fp, dflt) != 0)
 				goto out;
 		} else if (f->default_value) {
@@ -641,82 +810,128 @@ encode_record(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const
 		}
 	}
 	/* a default's extra members are ignored, as avsc does when it checks them */
-	if (!dflt && found < json_object_size(j)) {
-		extra_member(e, n, j, p);
+	if (!dflt && unknown) {
+		const struct path xp = { p, PATH_FIELD, e->str, 0 };
+
+		jsonscan_unescape(e->json, &e->toks[unknown - 1], e->str);
+		fail(e, &xp, "not in the schema");
 		goto out;
 	}
 	rc = 0;
 out:
 	e->depth--;
+	e->n_slots = base;
 	return rc;
 }
 
+/*
+ * An array. avro-c's still holds the previous event's items: when there are as many, they are
+ * overwritten in place (emptying it would free each item's storage, to allocate it again);
+ * otherwise it is emptied and filled.
+ */
 static int
-encode_array(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_array(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	     const struct path *p, int dflt)
 {
-	size_t i;
-	json_t *item;
+	size_t count, k, had;
+	int reuse;
 
-	if (!json_is_array(j))
-		return mismatch(e, n, j, p);
-	json_array_foreach(j, i, item) {
+	if (jv_kind(e, x) != JSONSCAN_ARRAY)
+		return mismatch(e, n, x, p);
+	count = x.j ? json_array_size(x.j) : e->toks[x.tok].count;
+	if (avro_value_get_size(v, &had) != 0)
+		return avro_failed(e, p, 0);
+	reuse = had == count;
+	if (!reuse && avro_value_reset(v) != 0)
+		return avro_failed(e, p, 0);
+	k = x.tok + 1;
+	for (size_t i = 0; i < count; i++) {
 		const struct path ip = { p, PATH_INDEX, NULL, i };
+		struct jv item = { x.j ? json_array_get(x.j, i) : NULL, k };
 		avro_value_t iv;
 
-		if (avro_value_append(v, &iv, NULL) != 0)
+		if ((reuse ? avro_value_get_by_index(v, i, &iv, NULL) :
+		     avro_value_append(v, &iv, NULL)) != 0)
 			return avro_failed(e, &ip, 0);
 		if (encode(e, n->items, &iv, item, &ip, dflt) != 0)
 			return -1;
+		if (!x.j)
+			k = e->toks[k].next;
 	}
 	return 0;
 }
 
 static int
-encode_map(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_map(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	   const struct path *p, int dflt)
 {
 	const char *key;
 	json_t *m;
+	size_t k, index;
+	int is_new;
 
-	if (!json_is_object(j))
-		return mismatch(e, n, j, p);
-	/* keys are NUL-terminated: jansson refuses "\u0000" in them */
-	json_object_foreach((json_t *)j, key, m) {
-		const struct path kp = { p, PATH_KEY, key, 0 };
-		avro_value_t mv;
+	if (jv_kind(e, x) != JSONSCAN_OBJECT)
+		return mismatch(e, n, x, p);
+	/* the previous event's entries go (avro-c has no way to rename them) */
+	if (avro_value_reset(v) != 0)
+		return avro_failed(e, p, 0);
+	if (x.j) {
+		/* keys are NUL-terminated: jansson refuses "\u0000" in them */
+		json_object_foreach((json_t *)x.j, key, m) {
+			const struct path kp = { p, PATH_KEY, key, 0 };
+			avro_value_t mv;
 
-		if (avro_value_add(v, key, &mv, NULL, NULL) != 0)
+			if (avro_value_add(v, key, &mv, NULL, NULL) != 0)
+				return avro_failed(e, &kp, 0);
+			if (encode(e, n->items, &mv, jv_json(m), &kp, dflt) != 0)
+				return -1;
+		}
+		return 0;
+	}
+	k = x.tok + 1;
+	for (size_t i = 0; i < e->toks[x.tok].count; i++) {
+		struct path kp = { p, PATH_KEY, e->str, 0 };
+		avro_value_t mv, kv;
+
+		/* NUL-terminated: jsonscan refuses "\u0000" in keys */
+		jsonscan_unescape(e->json, &e->toks[k], e->str);
+		if (avro_value_add(v, e->str, &mv, &index, &is_new) != 0)
 			return avro_failed(e, &kp, 0);
-		if (encode(e, n->items, &mv, m, &kp, dflt) != 0)
+		if (!is_new)
+			return fail(e, &kp, "given twice");
+		/* the path keeps avro-c's copy of the key: e->str is reused for the value */
+		if (avro_value_get_by_index(v, index, &kv, &kp.name) != 0)
+			return avro_failed(e, &kp, 0);
+		if (encode(e, n->items, &mv, jv_tok(k + 1), &kp, dflt) != 0)
 			return -1;
+		k = e->toks[k + 1].next;
 	}
 	return 0;
 }
 
-/* Whether a JSON value of j's kind could be of type n at all (what a union tries). */
+/* Whether a JSON value of x's kind could be of type n at all (what a union tries). */
 static int
-may_fit(const struct avsc_node *n, const json_t *j)
+may_fit(const struct avenc *e, const struct avsc_node *n, struct jv x)
 {
-	switch (json_typeof(j)) {
-	case JSON_NULL:
+	switch (jv_kind(e, x)) {
+	case JSONSCAN_NULL:
 		return n->type == AVSC_NULL;
-	case JSON_TRUE:
-	case JSON_FALSE:
+	case JSONSCAN_TRUE:
+	case JSONSCAN_FALSE:
 		return n->type == AVSC_BOOLEAN;
-	case JSON_INTEGER:
+	case JSONSCAN_INTEGER:
 		return n->type == AVSC_INT || n->type == AVSC_LONG || n->type == AVSC_FLOAT ||
 		       n->type == AVSC_DOUBLE || n->logical == AVSC_LT_DECIMAL;
-	case JSON_REAL:
+	case JSONSCAN_REAL:
 		return n->type == AVSC_FLOAT || n->type == AVSC_DOUBLE ||
 		       n->logical == AVSC_LT_DECIMAL;
-	case JSON_STRING:
+	case JSONSCAN_STRING:
 		return n->type == AVSC_STRING || n->type == AVSC_ENUM || n->type == AVSC_BYTES ||
 		       n->type == AVSC_FIXED ||
 		       ((n->type == AVSC_INT || n->type == AVSC_LONG) && n->logical != AVSC_LT_NONE);
-	case JSON_OBJECT:
+	case JSONSCAN_OBJECT:
 		return n->type == AVSC_RECORD || n->type == AVSC_MAP;
-	case JSON_ARRAY:
+	case JSONSCAN_ARRAY:
 		return n->type == AVSC_ARRAY;
 	}
 	return 0;
@@ -728,7 +943,7 @@ may_fit(const struct avsc_node *n, const json_t *j)
  * so that its buffers are not on the stack of every level of a deep payload.
  */
 static int __attribute__((noinline))
-no_branch_fits(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+no_branch_fits(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	       const struct path *p, size_t first)
 {
 	char type[256], branch[128], *why;
@@ -737,7 +952,7 @@ no_branch_fits(struct avenc *e, const struct avsc_node *n, avro_value_t *v, cons
 
 	if (avro_value_set_branch(v, (int)first, &bv) != 0)
 		return avro_failed(e, p, 0);
-	encode(e, n->branches[first], &bv, j, p, 0);
+	encode(e, n->branches[first], &bv, x, p, 0);
 	if (e->errstr_size == 0 || !(why = strdup(e->errstr)))
 		return -1;
 	type[0] = branch[0] = '\0';
@@ -753,7 +968,7 @@ no_branch_fits(struct avenc *e, const struct avsc_node *n, avro_value_t *v, cons
  * in schema order. A default takes the first branch, as the specification says.
  */
 static int
-encode_union(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode_union(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
 	     const struct path *p, int dflt)
 {
 	size_t tried = 0, first = 0;
@@ -761,66 +976,67 @@ encode_union(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const 
 
 	if (dflt) {
 		if (n->n_branches == 0)
-			return mismatch(e, n, j, p);
+			return mismatch(e, n, x, p);
 		if (avro_value_set_branch(v, 0, &bv) != 0)
 			return avro_failed(e, p, 0);
-		return encode(e, n->branches[0], &bv, j, p, 1);
+		return encode(e, n->branches[0], &bv, x, p, 1);
 	}
 	for (size_t i = 0; i < n->n_branches; i++) {
-		if (!may_fit(n->branches[i], j))
+		if (!may_fit(e, n->branches[i], x))
 			continue;
 		if (avro_value_set_branch(v, (int)i, &bv) != 0)
 			return avro_failed(e, p, 0);
-		if (encode(e, n->branches[i], &bv, j, p, 0) == 0)
+		if (encode(e, n->branches[i], &bv, x, p, 0) == 0)
 			return 0;
 		if (tried++ == 0)
 			first = i;
 	}
 	if (tried == 0)
-		return mismatch(e, n, j, p);
+		return mismatch(e, n, x, p);
 	if (tried == 1)
 		return -1;	/* the one branch that could have taken it has said why not */
-	return no_branch_fits(e, n, v, j, p, first);
+	return no_branch_fits(e, n, v, x, p, first);
 }
 
 static int
-encode(struct avenc *e, const struct avsc_node *n, avro_value_t *v, const json_t *j,
+encode(struct avenc *e, const struct avsc_node *n, avro_value_t *v, struct jv x,
        const struct path *p, int dflt)
 {
 	switch (n->type) {
 	case AVSC_NULL:
-		if (!json_is_null(j))
-			return mismatch(e, n, j, p);
+		if (jv_kind(e, x) != JSONSCAN_NULL)
+			return mismatch(e, n, x, p);
 		return avro_value_set_null(v) != 0 ? avro_failed(e, p, 0) : 0;
 	case AVSC_BOOLEAN:
-		if (!json_is_boolean(j))
-			return mismatch(e, n, j, p);
-		return avro_value_set_boolean(v, json_is_true(j)) != 0 ? avro_failed(e, p, 0) : 0;
+		if (jv_kind(e, x) != JSONSCAN_TRUE && jv_kind(e, x) != JSONSCAN_FALSE)
+			return mismatch(e, n, x, p);
+		return avro_value_set_boolean(v, jv_kind(e, x) == JSONSCAN_TRUE) != 0 ?
+		       avro_failed(e, p, 0) : 0;
 	case AVSC_INT:
-		return encode_int(e, n, v, j, p);
+		return encode_int(e, n, v, x, p);
 	case AVSC_LONG:
-		return encode_long(e, n, v, j, p);
+		return encode_long(e, n, v, x, p);
 	case AVSC_FLOAT:
 	case AVSC_DOUBLE:
-		return encode_real(e, n, v, j, p);
+		return encode_real(e, n, v, x, p);
 	case AVSC_STRING:
-		return encode_string(e, n, v, j, p);
+		return encode_string(e, n, v, x, p);
 	case AVSC_BYTES:
 	case AVSC_FIXED:
 		/* a decimal's default is its bytes, as the specification has it (and avsc checks) */
-		if (n->logical == AVSC_LT_DECIMAL && !(dflt && json_is_string(j)))
-			return encode_decimal(e, n, v, j, p);
-		return encode_bytes(e, n, v, j, p);
+		if (n->logical == AVSC_LT_DECIMAL && !(dflt && jv_kind(e, x) == JSONSCAN_STRING))
+			return encode_decimal(e, n, v, x, p);
+		return encode_bytes(e, n, v, x, p);
 	case AVSC_ENUM:
-		return encode_enum(e, n, v, j, p);
+		return encode_enum(e, n, v, x, p);
 	case AVSC_RECORD:
-		return encode_record(e, n, v, j, p, dflt);
+		return encode_record(e, n, v, x, p, dflt);
 	case AVSC_ARRAY:
-		return encode_array(e, n, v, j, p, dflt);
+		return encode_array(e, n, v, x, p, dflt);
 	case AVSC_MAP:
-		return encode_map(e, n, v, j, p, dflt);
+		return encode_map(e, n, v, x, p, dflt);
 	case AVSC_UNION:
-		return encode_union(e, n, v, j, p, dflt);
+		return encode_union(e, n, v, x, p, dflt);
 	}
 	return fail(e, p, "type %d is unknown to the encoder", (int)n->type);
 }
@@ -1062,7 +1278,7 @@ avenc_new(const struct avsc_schema *s, char *errstr, size_t errstr_size)
 		goto fail;
 	}
 	e->have_value = 1;
-	if (!(e->writer = avro_writer_memory(e->no_dest, 0))) {
+	if (!(e->scan = jsonscan_new()) || !(e->writer = avro_writer_memory(e->no_dest, 0))) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
@@ -1088,6 +1304,9 @@ avenc_free(struct avenc *e)
 		avro_value_iface_decref(e->iface);
 	if (e->avro_schema)
 		avro_schema_decref(e->avro_schema);
+	jsonscan_free(e->scan);
+	free(e->str);
+	free(e->slots);
 	free(e->bytes);
 	free(e->dec);
 	free(e);
@@ -1118,52 +1337,72 @@ int
 avenc_encode(struct avenc *e, const char *json, size_t json_len, struct avbuf *out,
 	     char *errstr, size_t errstr_size)
 {
-	json_error_t jerr;
-	json_t *root;
+	char msg[256];
 	size_t size;
-	int rc = -1;
 
 	e->errstr = errstr;
 	e->errstr_size = errstr_size;
 	e->default_of = NULL;
 	e->depth = 0;
+	e->n_slots = 0;
 	if (!json) {
 		json = "";
 		json_len = 0;
 	}
-	/* JSON_ALLOW_NUL: "\u0000" is a byte like any other in bytes and fixed */
-	root = json_loadb(json, json_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-			  &jerr);
-	if (!root) {
-		snprintf(errstr, errstr_size, "payload is not valid JSON: %s at line %d column %d",
-			 jerr.text, jerr.line, jerr.column);
+	if (jsonscan_parse(e->scan, json, json_len, msg, sizeof(msg)) != 0) {
+		snprintf(errstr, errstr_size, "payload is not valid JSON: %s", msg);
 		return -1;
 	}
-	if (avro_value_reset(&e->value) != 0) {
-		avro_failed(e, NULL, 0);
-		goto out;
+	e->json = json;
+	e->toks = jsonscan_tokens(e->scan);
+	/* no string or key of the payload unescapes to more than the payload */
+	if (json_len >= SIZE_MAX / 2 ||
+	    reserve((unsigned char **)&e->str, &e->str_cap, json_len + 1) != 0) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
 	}
-	if (encode(e, e->schema->root, &e->value, root, NULL, 0) != 0)
-		goto out;
-	if (avro_value_sizeof(&e->value, &size) != 0) {
-		avro_failed(e, NULL, 0);
-		goto out;
+	/*
+	 * The value is not reset: every field and branch is set again, and arrays and maps
+	 * (encode_array, encode_map) drop what they held themselves.
+	 */
+	if (encode(e, e->schema->root, &e->value, jv_tok(0), NULL, 0) != 0) {
+		/*
+		 * A key given twice makes the event fail somewhere (records and maps notice); it is
+		 * the payload's fault, wherever it is, as when jansson refused such payloads whole.
+		 */
+		if (jsonscan_duplicate(e->scan, msg, sizeof(msg)) == 1)
+			snprintf(errstr, errstr_size, "payload is not valid JSON: %s", msg);
+		return -1;
 	}
+	/*
+	 * Written straight into out, in room for the largest encoding so far or the payload's
+	 * length (Avro binary is rarely longer than its JSON); only when that is too small is the
+	 * size computed first, which walks the value once more.
+	 */
+	size = json_len + 64 > e->size_hint ? json_len + 64 : e->size_hint;
+	if (avbuf_reserve(out, size) == 0) {
+		avro_writer_memory_set_dest(e->writer, (const char *)out->data + out->len,
+					    (int64_t)size);
+		if (avro_value_write(e->writer, &e->value) == 0) {
+			size = (size_t)avro_writer_tell(e->writer);
+			goto written;
+		}
+	}
+	if (avro_value_sizeof(&e->value, &size) != 0)
+		return avro_failed(e, NULL, 0);
 	if (avbuf_reserve(out, size) != 0) {
 		snprintf(errstr, errstr_size, "out of memory");
-		goto out;
+		return -1;
 	}
 	avro_writer_memory_set_dest(e->writer, (const char *)out->data + out->len, (int64_t)size);
 	if (avro_value_write(e->writer, &e->value) != 0 ||
-	    avro_writer_tell(e->writer) != (int64_t)size) {
-		avro_failed(e, NULL, 0);
-		goto out;
-	}
+	    avro_writer_tell(e->writer) != (int64_t)size)
+		return avro_failed(e, NULL, 0);
+	if (size > e->size_hint)
+		e->size_hint = size;
+written:
 	out->len += size;
-	rc = 0;
-out:
-	json_decref(root);
-	return rc;
+	return 0;
 }
 
 int

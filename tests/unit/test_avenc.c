@@ -809,6 +809,50 @@ test_invalid_json(void **state)
 	enc_close(&t);
 }
 
+/*
+ * A key given twice anywhere makes the payload invalid JSON, even where the schema would have
+ * failed first; keys are compared unescaped, for fields and for map keys alike.
+ */
+static void
+test_duplicates_and_escaped_keys(void **state)
+{
+	static const struct {
+		const char *payload, *error;	/* error NULL: must encode */
+	} cases[] = {
+		{ "{\"id\": \"x\", \"customer\": {\"name\": \"A\", \"name\": \"B\", \"address\": null},"
+		  " \"lines\": [], \"status\": \"NEW\"}", "duplicate object key near '\"name\"'" },
+		{ "{\"id\": 1, \"customer\": {\"name\": \"A\", \"address\": null}, \"lines\": [],"
+		  " \"status\": \"LOST\", \"attrs\": {\"k\": \"1\", \"\\u006b\": \"2\"}}",
+		  "duplicate object key near '\"\\u006b\"'" },
+		{ "{\"id\": 1, \"note\": 1, \"note\": 2}", "duplicate object key" },
+		{ "{\"\\u0069d\": 1, \"customer\": {\"n\\u0061me\": \"A\", \"address\": null},"
+		  " \"lines\": [], \"st\\u0061tus\": \"NEW\", \"attrs\": {\"\\u00e9\\n\": \"x\"}}", NULL },
+		{ "{\"id\": 1, \"customer\": {\"name\": \"A\", \"address\": null}, \"lines\": [],"
+		  " \"status\": \"NEW\", \"n\\u00f8te\": 1}", "field \"n\xc3\xb8te\": not in the schema" },
+	};
+	struct enc t;
+	struct avbuf out = { 0 };
+	char errstr[512];
+
+	(void)state;
+	enc_open(&t, ORDER_SCHEMA);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int rc = avenc_encode(t.enc, cases[i].payload, strlen(cases[i].payload), &out,
+				      errstr, sizeof(errstr));
+
+		if (!cases[i].error) {
+			if (rc != 0)
+				fail_msg("%s: %s", cases[i].payload, errstr);
+			continue;
+		}
+		assert_int_equal(rc, -1);
+		if (!strstr(errstr, cases[i].error))
+			fail_msg("%s: \"%s\" not in \"%s\"", cases[i].payload, cases[i].error, errstr);
+	}
+	avbuf_free(&out);
+	enc_close(&t);
+}
+
 /* A default that does not fit is avsc's to refuse; the encoder still says whose it was. */
 static void
 test_error_in_default(void **state)
@@ -1104,6 +1148,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_paths),
 		cmocka_unit_test(test_invalid_json),
+		cmocka_unit_test(test_duplicates_and_escaped_keys),
 		cmocka_unit_test(test_error_in_default),
 		cmocka_unit_test(test_runaway_default),
 		cmocka_unit_test(test_out_unchanged_on_failure),
