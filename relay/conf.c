@@ -38,6 +38,9 @@ static const char *const compat_choices[] = { "none", "backward", "backward_tran
 
 #define SRC(field) offsetof(struct conf_source, field)
 
+/* The longest retention accepted (ten years); keeping rows longer is what 0 is for. */
+#define RETENTION_MAX_MS (10LL * 365 * 24 * 3600 * 1000)
+
 /* Flipped on once the logical pipeline lands; until then such sources are refused. */
 static const int logical_mode_available = 1;
 
@@ -47,7 +50,7 @@ static const struct key source_keys[] = {
 	{ "dsn", KEY_STRING, SRC(dsn), 0, 0, NULL, NULL,
 	  "libpq connection string of the service database; ${VAR} and ${credential:NAME} expand" },
 	{ "mode", KEY_ENUM, SRC(mode), 0, 0, "poll", mode_choices,
-	  "capture mode: poll the outbox table, or logical decoding (not available yet)" },
+	  "capture mode: poll the outbox table, or logical decoding through a replication slot" },
 	{ "table", KEY_STRING, SRC(table), 0, 0, "public.outbox", NULL,
 	  "outbox table, optionally schema-qualified" },
 	{ "topic", KEY_STRING, SRC(topic), 0, 0, "outbox.event.{aggregate_type}", NULL,
@@ -80,6 +83,13 @@ static const struct key source_keys[] = {
 	  "how often a standby instance tries to take over the outbox lock" },
 	{ "retry_backoff_max_ms", KEY_INT, SRC(retry_backoff_max_ms), 100, 3600000, "30000", NULL,
 	  "cap of the exponential backoff between reconnection attempts" },
+	{ "retention_ms", KEY_INT, SRC(retention_ms), 0, RETENTION_MAX_MS, "0", NULL,
+	  "poll mode: delete published rows whose published_at is older than this (0 = keep them "
+	  "forever); what is kept is what `replay` can send again" },
+	{ "retention_batch", KEY_INT, SRC(retention_batch), 1, 100000, "1000", NULL,
+	  "poll mode: rows deleted per statement by retention (bounds each DELETE's lock time)" },
+	{ "retention_interval_ms", KEY_INT, SRC(retention_interval_ms), 1000, 86400000, "60000", NULL,
+	  "poll mode: how often the active instance looks for published rows past retention_ms" },
 	{ "slot", KEY_STRING, SRC(slot), 0, 0, "", NULL,
 	  "logical mode: replication slot (default outbox_relay_<name>, \"-\" as \"_\")" },
 	{ "publication", KEY_STRING, SRC(publication), 0, 0, "", NULL,
@@ -534,6 +544,14 @@ parse_source(struct conf_source *src, const config_setting_t *grp, const char *p
 	if (src->mode == SOURCE_MODE_LOGICAL && !logical_mode_available) {
 		seterr(errstr, errstr_size, path, line,
 		       "source \"%s\": mode \"logical\" is not available in this version", src->name);
+		return -1;
+	}
+	/* logical decoding never sets published_at: retention would find nothing, forever */
+	if (src->mode == SOURCE_MODE_LOGICAL && src->retention_ms > 0) {
+		seterr(errstr, errstr_size, path, line,
+		       "source \"%s\": retention_ms works in mode \"poll\" only: in mode \"logical\" "
+		       "the relay never sets published_at, so no row would ever count as published; "
+		       "remove retention_ms or set it to 0", src->name);
 		return -1;
 	}
 	if (!*src->slot) {

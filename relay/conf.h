@@ -55,6 +55,11 @@ struct conf_source {
 	long long max_in_flight_bytes;
 	long long standby_retry_ms;
 	long long retry_backoff_max_ms;
+	/* poll mode: published rows older than retention_ms are deleted (0 = kept forever), at
+	 * most retention_batch per DELETE, a pass every retention_interval_ms */
+	long long retention_ms;
+	long long retention_batch;
+	long long retention_interval_ms;
 	/* logical mode */
 	char *slot;			/* replication slot; default outbox_relay_<name> */
 	char *publication;		/* default: the slot's name */

@@ -19,6 +19,7 @@
 #include "migrate.h"
 #include "pipeline.h"
 #include "produce.h"
+#include "replay.h"
 #include "route.h"
 #include "status.h"
 
@@ -55,6 +56,7 @@ usage(FILE *out)
 		"  outbox-relay status [-c FILE] [--json]           backlog or slot lag, per source\n"
 		"  outbox-relay migrate --dsn DSN [options]         create or print the outbox table\n"
 		"  outbox-relay schema add|check|list|show ...      the Avro schema catalog\n"
+		"  outbox-relay replay [-c FILE] RANGE [options]    re-send past events (replay --help)\n"
 		"  outbox-relay --help-config                       every configuration key\n"
 		"  outbox-relay --version                           version and linked libraries\n"
 		"\n"
@@ -274,6 +276,8 @@ main(int argc, char **argv)
 		return cmd_migrate(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "schema") == 0)
 		return catalog_command(argc - 1, argv + 1, load_checked, DEFAULT_CONFIG);
+	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+		return replay_command(argc - 1, argv + 1, load_checked, DEFAULT_CONFIG);
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {

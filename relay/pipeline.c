@@ -30,6 +30,15 @@ static atomic_int stop_requested;
 static pthread_mutex_t stop_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
 
+/* Where the retention of a poll source stands, kept across sessions so that a session
+ * that keeps failing (a poison row under on_error = "stop") neither restarts nor starves a pass. */
+struct retention {
+	long long next_ms;		/* monotonic time of the next pass */
+	int running;			/* a pass is under way: one more batch is due */
+	long long deleted, batches;	/* of the pass */
+	long long longest_ms;		/* the slowest DELETE of the pass */
+};
+
 struct pipeline {
 	pthread_t thread;
 	const struct conf *cfg;
@@ -54,6 +63,7 @@ struct pipeline {
 		char why[200];
 	} suspects[PRODUCE_MAX_REJECTIONS];
 	size_t n_suspects;
+	struct retention retention;	/* poll mode */
 };
 
 enum session_end { SESSION_STOPPED, SESSION_RETRY };
@@ -393,6 +403,68 @@ reach_brokers(struct pipeline *p)
 	return 0;
 }
 
+/*
+ * Retention (poll mode, active instance): every retention_interval_ms a pass deletes the
+ * published rows older than retention_ms, retention_batch rows per DELETE, until a DELETE finds
+ * fewer. One batch per call, and run_active calls once per loop, so that delivery reports and
+ * marks are served between two batches however many rows a pass deletes. Returns 0, or -1 when
+ * the database refused (the session must end, like any other database error).
+ */
+static int
+retention_step(struct pipeline *p, struct retention *r)
+{
+	const struct conf_source *src = p->src;
+	char errstr[1024];
+	long long deleted, started;
+
+	if (src->retention_ms == 0)
+		return 0;
+	if (!r->running) {
+		if (clock_mono_ms() < r->next_ms)
+			return 0;
+		r->running = 1;
+		r->deleted = r->batches = r->longest_ms = 0;
+	}
+	started = clock_mono_ms();
+	if (poll_retention(p->ps, src->retention_ms, src->retention_batch, &deleted, errstr,
+			   sizeof(errstr)) != 0) {
+		log_error("source \"%s\": %s", src->name, errstr);
+		return -1;
+	}
+	if (clock_mono_ms() - started > r->longest_ms)
+		r->longest_ms = clock_mono_ms() - started;
+	r->deleted += deleted;
+	r->batches++;
+	if (deleted >= src->retention_batch)
+		return 0;	/* perhaps more: the next batch on the next loop */
+	r->running = 0;
+	r->next_ms = clock_mono_ms() + src->retention_interval_ms;
+	if (r->deleted > 0)
+		log_info("source \"%s\": retention deleted %lld published rows older than %lld ms in "
+			 "%lld batches (longest %lld ms)", src->name, r->deleted, src->retention_ms,
+			 r->batches, r->longest_ms);
+	else
+		log_debug("source \"%s\": retention found no published rows older than %lld ms "
+			  "(%lld ms)", src->name, src->retention_ms, r->longest_ms);
+	return 0;
+}
+
+/* How long the idle loop may wait for delivery reports: the poll interval, cut short by a
+ * retention pass that is due or under way. */
+static int
+idle_wait_ms(const struct pipeline *p, const struct retention *r)
+{
+	long long wait = p->src->poll_interval_ms;
+
+	if (p->src->retention_ms > 0) {
+		long long until = r->running ? 0 : r->next_ms - clock_mono_ms();
+
+		if (until < wait)
+			wait = until < 0 ? 0 : until;
+	}
+	return (int)wait;
+}
+
 /* The steady state: read, send, mark, until stopped or something fails. */
 static enum session_end
 run_active(struct pipeline *p)
@@ -439,6 +511,12 @@ run_active(struct pipeline *p)
 			}
 		}
 
+		/* before reading: a session that ends at the next row still gets its batch */
+		if (retention_step(p, &p->retention) != 0) {
+			drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms);
+			return SESSION_RETRY;
+		}
+
 		size_t room = p->src->max_in_flight - ackwin_count(p->win);
 
 		if (room > 0) {
@@ -457,7 +535,7 @@ run_active(struct pipeline *p)
 		if (nrows == 0)
 			/* idle, or the window is full: wait for delivery reports (returns on the
 			 * first) or until it is time to poll again */
-			produce_poll(p->prod, room > 0 ? (int)p->src->poll_interval_ms : 100);
+			produce_poll(p->prod, room > 0 ? idle_wait_ms(p, &p->retention) : 100);
 
 		if (clock_mono_ms() >= next_progress) {
 			if (p->published != last_published)

@@ -365,7 +365,27 @@ field(const PGresult *res, int row, int col)
 void
 poll_row(const struct poll_source *ps, int i, struct outbox_event *ev)
 {
-	const PGresult *r = ps->rows;
+	poll_event_from(ps->rows, i, ev);
+}
+
+size_t
+poll_select_list(const struct conf_source *src, char *buf, size_t size)
+{
+	char expr[160];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t f = 0; f < N_FETCH_FIELDS; f++) {
+		column_expr(src, fetch_fields[f], 1, expr, sizeof(expr));
+		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", f ? ", " : "",
+					expr);
+	}
+	return len;
+}
+
+void
+poll_event_from(const PGresult *r, int i, struct outbox_event *ev)
+{
 	const char *created;
 
 	memset(ev, 0, sizeof(*ev));	/* lsn and invalid have no column in poll mode */
@@ -419,4 +439,37 @@ PGconn *
 poll_conn(const struct poll_source *ps)
 {
 	return ps->conn;
+}
+
+int
+poll_retention(struct poll_source *ps, long long retention_ms, long long batch,
+	       long long *deleted, char *errstr, size_t errstr_size)
+{
+	const struct conf_source *src = ps->src;
+	const char *id = src->columns[COL_ID], *published = src->columns[COL_PUBLISHED_AT];
+	char age[32], limit[32], sql[1024];
+	const char *params[2] = { age, limit };
+	PGresult *res;
+
+	*deleted = 0;
+	/* with on_publish = "delete" no published row stays behind (and the table may lack the
+	 * published_at column) */
+	if (src->on_publish == ON_PUBLISH_DELETE)
+		return 0;
+	snprintf(age, sizeof(age), "%lld", retention_ms);
+	snprintf(limit, sizeof(limit), "%lld", batch);
+	/* One short autocommit statement: the subquery bounds the rows (and so the locks) to one
+	 * batch, taken in id order so that successive batches walk the oldest rows first. Rows
+	 * with published_at NULL never qualify. */
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM %s WHERE \"%s\" IN (SELECT \"%s\" FROM %s WHERE \"%s\" IS NOT NULL "
+		 "AND \"%s\" < now() - $1::float8 * interval '1 millisecond' ORDER BY \"%s\" LIMIT $2)",
+		 ps->qualified, id, id, ps->qualified, published, published, id);
+	res = PQexecParams(ps->conn, sql, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return fail(ps, res, "could not delete published rows past retention", errstr,
+			    errstr_size);
+	*deleted = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
 }

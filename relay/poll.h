@@ -63,6 +63,16 @@ int poll_fetch(struct poll_source *ps, size_t max_rows, int window_empty, char *
 void poll_row(const struct poll_source *ps, int i, struct outbox_event *ev);
 
 /*
+ * The select list of the fetch query for src, every mapped column taken as present (a column
+ * mapped to "" reads as NULL); rows of a query with it convert with poll_event_from. Returns the
+ * length the list needs (as snprintf).
+ */
+size_t poll_select_list(const struct conf_source *src, char *buf, size_t size);
+
+/* Row i of a result selected with poll_select_list, as an event (borrowing from r). */
+void poll_event_from(const PGresult *r, int i, struct outbox_event *ev);
+
+/*
  * Marks rows published (sets published_at, or deletes them with on_publish = "delete").
  * Returns 0, or -1 with errstr.
  */
@@ -72,5 +82,14 @@ int poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errs
 /* Forgets what was read: the next fetch starts over from every unpublished row. Call only when
  * nothing is in flight. */
 void poll_rewind(struct poll_source *ps);
+
+/*
+ * Retention: deletes at most batch published rows whose published_at is older than
+ * retention_ms, the lowest ids first, in one autocommit statement (so its locks last one batch).
+ * Never touches unpublished rows; with on_publish = "delete" there is nothing to find. Sets
+ * *deleted; returns 0, or -1 with errstr. Call only while holding the outbox lock.
+ */
+int poll_retention(struct poll_source *ps, long long retention_ms, long long batch,
+		   long long *deleted, char *errstr, size_t errstr_size);
 
 #endif

@@ -29,6 +29,58 @@ ask(PGconn *conn, const char *sql, const char *param, char *errstr, size_t errst
 	return NULL;
 }
 
+static json_t *
+integer_or_null(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? json_null()
+					: json_integer(strtoll(PQgetvalue(res, 0, col), NULL, 10));
+}
+
+static json_t *
+string_or_null(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? json_null() : json_string(PQgetvalue(res, 0, col));
+}
+
+/* A timestamptz column as ISO-8601 UTC with milliseconds, in SQL. */
+#define ISO_UTC(expr) "to_char((" expr ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/*
+ * A poll source's published and replayable figures, one row: last published id and time (NULL
+ * when none is kept), the lowest and highest id in the table and the oldest created_at (what
+ * `replay` can send again). One pass over the table: exact, and cheap while retention keeps the
+ * table small; the outbox's indexes cover only the unpublished rows.
+ */
+static PGresult *
+ask_range(PGconn *conn, const struct conf_source *src, char *errstr, size_t errstr_size)
+{
+	const char *id = src->columns[COL_ID], *pub = src->columns[COL_PUBLISHED_AT],
+		   *created = src->columns[COL_CREATED_AT];
+	char published[256], since[256], sql[1024];
+
+	if (src->on_publish == ON_PUBLISH_DELETE) {
+		/* published rows are deleted: none is kept, and the table may lack the column */
+		snprintf(published, sizeof(published), "NULL::bigint, NULL::text");
+	} else {
+		char at[96];
+
+		snprintf(at, sizeof(at), "max(\"%s\")", pub);
+		snprintf(published, sizeof(published),
+			 "max(\"%s\") FILTER (WHERE \"%s\" IS NOT NULL), " ISO_UTC("%s"), id, pub, at);
+	}
+	if (*created) {
+		char min[96];
+
+		snprintf(min, sizeof(min), "min(\"%s\")", created);
+		snprintf(since, sizeof(since), ISO_UTC("%s"), min);
+	} else {
+		snprintf(since, sizeof(since), "NULL::text");
+	}
+	snprintf(sql, sizeof(sql), "SELECT %s, min(\"%s\"), max(\"%s\"), %s FROM \"%s\".\"%s\"",
+		 published, id, id, since, src->schema_name, src->table_name);
+	return ask(conn, sql, NULL, errstr, errstr_size);
+}
+
 /* Fills obj with the source's figures; returns 0, or -1 with errstr. */
 static int
 describe_source(const struct conf_source *src, json_t *obj, char *errstr, size_t errstr_size)
@@ -78,6 +130,14 @@ describe_source(const struct conf_source *src, json_t *obj, char *errstr, size_t
 				    PQgetisnull(res, 0, 1) ? json_null()
 				    : json_integer(strtoll(PQgetvalue(res, 0, 1), NULL, 10)));
 		PQclear(res);
+		if (!(res = ask_range(conn, src, errstr, errstr_size)))
+			goto out;
+		json_object_set_new(obj, "last_published_id", integer_or_null(res, 0));
+		json_object_set_new(obj, "last_published_at", string_or_null(res, 1));
+		json_object_set_new(obj, "replayable_from_id", integer_or_null(res, 2));
+		json_object_set_new(obj, "replayable_to_id", integer_or_null(res, 3));
+		json_object_set_new(obj, "replayable_since", string_or_null(res, 4));
+		PQclear(res);
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
 			 "database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
@@ -96,6 +156,35 @@ out:
 	PQclear(res);
 	PQfinish(conn);
 	return rc;
+}
+
+/* The DETAIL column of a poll source: backlog; last published; replayable range. */
+static void
+print_poll_detail(json_t *obj, FILE *out)
+{
+	json_t *age = json_object_get(obj, "oldest_unpublished_age_s");
+	json_t *last = json_object_get(obj, "last_published_id");
+	json_t *from = json_object_get(obj, "replayable_from_id");
+	json_t *since = json_object_get(obj, "replayable_since");
+
+	fprintf(out, "backlog %" JSON_INTEGER_FORMAT " rows",
+		json_integer_value(json_object_get(obj, "backlog")));
+	if (json_is_integer(age))
+		fprintf(out, ", oldest %" JSON_INTEGER_FORMAT " s", json_integer_value(age));
+	if (json_is_integer(last))
+		fprintf(out, "; last published id %" JSON_INTEGER_FORMAT " at %s",
+			json_integer_value(last),
+			json_string_value(json_object_get(obj, "last_published_at")));
+	if (json_is_integer(from)) {
+		fprintf(out, "; replayable ids %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
+			json_integer_value(from),
+			json_integer_value(json_object_get(obj, "replayable_to_id")));
+		if (json_is_string(since))
+			fprintf(out, " since %s", json_string_value(since));
+	} else {
+		fprintf(out, "; table empty");
+	}
+	fputc('\n', out);
 }
 
 int
@@ -131,13 +220,8 @@ status_print(const struct conf *cfg, int json, FILE *out)
 					src->slot,
 					json_string_value(json_object_get(obj, "confirmed_lsn")),
 					json_integer_value(json_object_get(obj, "lag_bytes")));
-			else if (json_is_integer(json_object_get(obj, "oldest_unpublished_age_s")))
-				fprintf(out, "backlog %" JSON_INTEGER_FORMAT " rows, oldest %" JSON_INTEGER_FORMAT
-					" s\n", json_integer_value(json_object_get(obj, "backlog")),
-					json_integer_value(json_object_get(obj, "oldest_unpublished_age_s")));
 			else
-				fprintf(out, "backlog %" JSON_INTEGER_FORMAT " rows\n",
-					json_integer_value(json_object_get(obj, "backlog")));
+				print_poll_detail(obj, out);
 		}
 		json_array_append_new(all, obj);
 	}

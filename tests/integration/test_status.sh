@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# outbox-relay status: a poll source's backlog and relay state, a logical source's slot position
-# and lag, an unreachable source named with a non-zero exit; --json for scripts.
+# outbox-relay status: a poll source's backlog, last published row, replayable range and relay
+# state, a logical source's slot position and lag, an unreachable source named with a non-zero
+# exit; --json for scripts.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -28,8 +29,8 @@ rc=0
 "$OUTBOX_RELAY" status -c "$T/relay.conf" >"$T/before.txt" 2>&1 || rc=$?
 cat "$T/before.txt" >&2
 [ "$rc" -eq 69 ] || fail "status with an unreachable source exited $rc, not 69"
-grep -Eq '^orders +poll +no relay +backlog 25 rows, oldest 1[0-9]{2} s$' "$T/before.txt" \
-  || fail "poll backlog not reported"
+grep -Eq '^orders +poll +no relay +backlog 25 rows, oldest 1[0-9]{2} s; replayable ids 1\.\.25 since [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' \
+  "$T/before.txt" || fail "poll backlog and replayable range not reported"
 grep -Eq '^stream +logical +error +replication slot "outbox_relay_stream": does not exist' \
   "$T/before.txt" || fail "missing slot not reported"
 grep -Eq '^down +poll +error +could not connect: .*Connection refused; Is the server' "$T/before.txt" \
@@ -41,12 +42,20 @@ wait_for "poll source drained" 30 pg_all_marked
 wait_for "logical source streaming" 30 log_has "$T/relay.log" 'source "stream": active'
 status_ok() {
   "$OUTBOX_RELAY" status -c "$T/relay.conf" >"$T/during.txt" 2>&1 &&
-  grep -Eq '^orders +poll +active +backlog 0 rows$' "$T/during.txt" &&
+  grep -Eq '^orders +poll +active +backlog 0 rows; last published id 25 at [0-9T:.-]+Z; replayable ids 1\.\.25 since [0-9T:.-]+Z$' "$T/during.txt" &&
   grep -Eq '^stream +logical +streaming +slot outbox_relay_stream confirmed [0-9A-F]+/[0-9A-F]+, lag [0-9]+ bytes$' "$T/during.txt"
 }
 wait_for "status shows both sources running" 30 status_ok
 "$OUTBOX_RELAY" status -c "$T/relay.conf" --json >"$T/status.json"
 grep -q '"lag_bytes"' "$T/status.json" && grep -q '"backlog": 0' "$T/status.json" \
   || { cat "$T/status.json" >&2; fail "--json output lacks the figures"; }
+# the published and replayable figures, as the table holds them
+want=$(pg_sql "SELECT json_build_object('id', max(id), 'at', to_char(max(published_at) AT TIME ZONE 'UTC',
+                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'since', to_char(min(created_at) AT TIME ZONE 'UTC',
+                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) FROM outbox")
+jq -e --argjson w "$want" '.[] | select(.source == "orders") | .last_published_id == 25
+      and .last_published_at == $w.at and .replayable_from_id == 1 and .replayable_to_id == 25
+      and .replayable_since == $w.since' "$T/status.json" >/dev/null \
+  || { cat "$T/status.json" >&2; echo "want $want" >&2; fail "--json lacks the published and replayable figures"; }
 relay_stop
 log "status: backlog, slot lag, state and errors per source"

@@ -259,6 +259,10 @@ static const struct {
     { "logical slot with capitals", KAFKA SRC_MARKED "    mode = \"logical\";\n"
       "    slot = \"Bad-Slot\";\n" SRC_END,
       { "source \"orders\"", "slot and publication names must be" } },
+    { "retention in logical mode", KAFKA SRC_MARKED "    mode = \"logical\";\n"
+      "    retention_ms = 86400000;\n" SRC_END,
+      { "source \"orders\": retention_ms works in mode \"poll\" only",
+        "never sets published_at" } },
     { "table with two dots", KAFKA SRC_MARKED "    table = \"a.b.c\";\n" SRC_END,
       { "source \"orders\"", "table \"a.b.c\" must be [schema.]table" } },
     { "table with a dash", KAFKA SRC_MARKED "    table = \"bad-name\";\n" SRC_END,
@@ -318,6 +322,9 @@ static const struct {
     { "max_in_flight_bytes", 1024, 1LL << 40 },
     { "standby_retry_ms", 10, 600000 },
     { "retry_backoff_max_ms", 100, 3600000 },
+    { "retention_ms", 0, 10LL * 365 * 24 * 3600 * 1000 },
+    { "retention_batch", 1, 100000 },
+    { "retention_interval_ms", 1000, 86400000 },
 };
 
 static void test_int_bounds(void **state)
@@ -343,6 +350,8 @@ static void test_int_bounds(void **state)
                     cfg->sources[0].batch_size, cfg->sources[0].poll_interval_ms,
                     cfg->sources[0].max_in_flight, cfg->sources[0].max_in_flight_bytes,
                     cfg->sources[0].standby_retry_ms, cfg->sources[0].retry_backoff_max_ms,
+                    cfg->sources[0].retention_ms, cfg->sources[0].retention_batch,
+                    cfg->sources[0].retention_interval_ms,
                 };
                 assert_int_equal(got[i], values[v]);
                 conf_destroy(cfg);
@@ -447,6 +456,9 @@ static void test_defaults(void **state)
     assert_int_equal(src->max_in_flight_bytes, 67108864);
     assert_int_equal(src->standby_retry_ms, 1000);
     assert_int_equal(src->retry_backoff_max_ms, 30000);
+    assert_int_equal(src->retention_ms, 0);	/* published rows are kept forever */
+    assert_int_equal(src->retention_batch, 1000);
+    assert_int_equal(src->retention_interval_ms, 60000);
     assert_int_equal(src->on_error, ON_ERROR_STOP);
     assert_int_equal(src->on_publish, ON_PUBLISH_MARK);
     assert_int_equal(src->format, FORMAT_JSON);
@@ -588,6 +600,23 @@ static void test_every_key(void **state)
     assert_string_equal(b->columns[COL_ID], "id");
     assert_string_equal(b->columns[COL_TXID], "txid");
     assert_int_equal(b->line, 24);
+    conf_destroy(cfg);
+}
+
+/* Retention is for poll mode; logical mode takes 0 (the default), on_publish = "delete" any. */
+static void test_retention_modes(void **state)
+{
+    struct conf *cfg;
+
+    (void)state;
+    cfg = load_ok(KAFKA SRC "    mode = \"logical\";\n    retention_ms = 0;\n" SRC_END);
+    assert_int_equal(cfg->sources[0].retention_ms, 0);
+    conf_destroy(cfg);
+    cfg = load_ok(KAFKA SRC "    on_publish = \"delete\";\n    retention_ms = 3600000;\n"
+                  "    retention_batch = 50;\n    retention_interval_ms = 5000;\n" SRC_END);
+    assert_int_equal(cfg->sources[0].retention_ms, 3600000);
+    assert_int_equal(cfg->sources[0].retention_batch, 50);
+    assert_int_equal(cfg->sources[0].retention_interval_ms, 5000);
     conf_destroy(cfg);
 }
 
@@ -1050,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_avro_keys),
         cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_retention_modes),
         cmocka_unit_test(test_table_split),
         cmocka_unit_test(test_kafka_properties),
         cmocka_unit_test(test_kafka_long_value_kept),
