@@ -476,7 +476,6 @@ catalog_command(int argc, char **argv, struct conf *(*load)(const char *path),
 	const struct conf_source *src = NULL;
 	const char *sub;
 	struct conf *cfg;
-	char server[256], errstr[1024];
 	PGconn *conn;
 	int c, rc;
 
@@ -530,24 +529,9 @@ catalog_command(int argc, char **argv, struct conf *(*load)(const char *path),
 	}
 	if (!(cfg = load(a.config)))
 		return EXIT_CONFIG;
-	for (size_t i = 0; i < cfg->n_sources; i++)
-		if (a.source ? strcmp(cfg->sources[i].name, a.source) == 0 : cfg->n_sources == 1)
-			src = &cfg->sources[i];
-	if (!src) {
-		if (a.source)
-			fprintf(stderr, "outbox-relay schema: %s has no source \"%s\"\n", a.config,
-				a.source);
-		else
-			fprintf(stderr, "outbox-relay schema: %s has %zu sources; say which with "
-				"--source NAME\n", a.config, cfg->n_sources);
+	if (!(conn = db_command_connect(cfg, a.source, "schema", &src, &rc))) {
 		conf_destroy(cfg);
-		return EXIT_USAGE;
-	}
-	if (!(conn = db_connect(src, 0, server, sizeof(server), errstr, sizeof(errstr)))) {
-		fprintf(stderr, "outbox-relay schema: source \"%s\": could not connect to %s: %s\n",
-			src->name, server, errstr);
-		conf_destroy(cfg);
-		return EXIT_UNAVAILABLE;
+		return rc;
 	}
 	if (strcmp(sub, "add") == 0)
 		rc = cmd_add_or_check(conn, src, &a, 1);

@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -61,4 +62,34 @@ db_error(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t err
 	snprintf(errstr, errstr_size, "%s: %s", what, msg);
 	PQclear(res);
 	return -1;
+}
+
+PGconn *
+db_command_connect(const struct conf *cfg, const char *name, const char *cmd,
+		   const struct conf_source **src, int *exit_code)
+{
+	char server[256], errstr[1024];
+	PGconn *conn;
+
+	*src = NULL;
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		if (name ? strcmp(cfg->sources[i].name, name) == 0 : cfg->n_sources == 1)
+			*src = &cfg->sources[i];
+	if (!*src) {
+		if (name)
+			fprintf(stderr, "outbox-relay %s: %s has no source \"%s\"\n", cmd, cfg->path,
+				name);
+		else
+			fprintf(stderr, "outbox-relay %s: %s has %zu sources; say which with "
+				"--source NAME\n", cmd, cfg->path, cfg->n_sources);
+		*exit_code = 64;
+		return NULL;
+	}
+	if (!(conn = db_connect(*src, 0, server, sizeof(server), errstr, sizeof(errstr)))) {
+		fprintf(stderr, "outbox-relay %s: source \"%s\": could not connect to %s: %s\n", cmd,
+			(*src)->name, server, errstr);
+		*exit_code = 69;
+		return NULL;
+	}
+	return conn;
 }

@@ -26,4 +26,13 @@ PGconn *db_connect(const struct conf_source *src, int replication, char *server,
  */
 int db_error(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t errstr_size);
 
+/*
+ * For the commands (schema, replay): picks the source called name in cfg (the only one when name
+ * is NULL) and connects to it. Returns the connection, or NULL after printing
+ * "outbox-relay CMD: ..." to stderr with *exit_code 64 (no such source, or several and no name)
+ * or 69 (could not connect).
+ */
+PGconn *db_command_connect(const struct conf *cfg, const char *name, const char *cmd,
+			   const struct conf_source **src, int *exit_code);
+
 #endif

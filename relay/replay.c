@@ -666,7 +666,6 @@ replay_command(int argc, char **argv, struct conf *(*load)(const char *path),
 	struct replay_args a = { .config = default_config, .batch = 500 };
 	const struct conf_source *src = NULL;
 	struct conf *cfg;
-	char server[256], errstr[1024];
 	PGconn *conn;
 	int c, rc;
 
@@ -741,24 +740,9 @@ replay_command(int argc, char **argv, struct conf *(*load)(const char *path),
 	}
 	if (!(cfg = load(a.config)))
 		return EXIT_CONFIG;
-	for (size_t i = 0; i < cfg->n_sources; i++)
-		if (a.source ? strcmp(cfg->sources[i].name, a.source) == 0 : cfg->n_sources == 1)
-			src = &cfg->sources[i];
-	if (!src) {
-		if (a.source)
-			fprintf(stderr, "outbox-relay replay: %s has no source \"%s\"\n", a.config,
-				a.source);
-		else
-			fprintf(stderr, "outbox-relay replay: %s has %zu sources; say which with "
-				"--source NAME\n", a.config, cfg->n_sources);
+	if (!(conn = db_command_connect(cfg, a.source, "replay", &src, &rc))) {
 		conf_destroy(cfg);
-		return EXIT_USAGE;
-	}
-	if (!(conn = db_connect(src, 0, server, sizeof(server), errstr, sizeof(errstr)))) {
-		fprintf(stderr, "outbox-relay replay: source \"%s\": could not connect to %s: %s\n",
-			src->name, server, errstr);
-		conf_destroy(cfg);
-		return EXIT_UNAVAILABLE;
+		return rc;
 	}
 	log_set_level(LOG_LEVEL_WARNING);	/* the command speaks for itself on stderr */
 	rc = a.history ? show_history(conn, src) : run_replay(cfg, src, conn, &a, argc, argv);
