@@ -16,8 +16,10 @@ BINDIR    ?= $(PREFIX)/bin
 DATADIR   ?= $(PREFIX)/share/outbox-relay
 SYSCONFDIR ?= /etc
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR    ?= $(PREFIX)/share/doc/outbox-relay
 
-PKGS      := libpq rdkafka libconfig jansson avro-c libcurl
+PKGS      := libpq rdkafka libconfig jansson avro-c libcurl libsystemd
 CC        ?= cc
 # Error messages are deliberately cut to fixed-size buffers, hence -Wno-format-truncation.
 WARN      := -Wall -Wextra -Werror -Wno-format-truncation
@@ -78,14 +80,19 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 # Test tools (tests/tools): what the integration tests consume Kafka with.
-TOOLS := $(BUILD)/tools/avro-decode
+TOOLS := $(BUILD)/tools/avro-decode $(BUILD)/tools/notify-listen
 
 $(BUILD)/tools/avro-decode: tests/tools/avro_decode.c $(OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDFLAGS) $(PKG_LIBS)
 
+$(BUILD)/tools/notify-listen: tests/tools/notify_listen.c | $(BUILD)
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+
 integration: $(BIN) $(TOOLS)
 	OUTBOX_RELAY=$(CURDIR)/$(BIN) AVRO_DECODE=$(CURDIR)/$(BUILD)/tools/avro-decode \
+		NOTIFY_LISTEN=$(CURDIR)/$(BUILD)/tools/notify-listen \
 		bash tests/integration/run.sh
 
 check: deps
@@ -102,14 +109,26 @@ bench: deps
 	$(MAKE) all
 	bash tests/bench/drain.sh
 
+# Debian's layout with PREFIX=/usr. The units name the binary, the config directory and the
+# documentation where this install puts them. Creating the user (systemd-sysusers) and enabling a
+# unit are left to the package's postinst or the administrator (README, "Running it under
+# systemd"). The relay keeps no state on disk, so there is no tmpfiles.d snippet.
+UNITS := systemd/outbox-relay.service systemd/outbox-relay@.service
+
 install: outbox-relay
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(SYSCONFDIR)/outbox-relay \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/outbox-relay
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 outbox-relay $(DESTDIR)$(BINDIR)/outbox-relay
 	install -m 0644 $(SQL) $(DESTDIR)$(DATADIR)/sql/
-	install -m 0644 README.md CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/outbox-relay/
-	sed 's|/usr/bin/outbox-relay|$(BINDIR)/outbox-relay|g' systemd/outbox-relay.service \
-		>$(DESTDIR)$(UNITDIR)/outbox-relay.service
+	install -m 0644 README.md CHANGELOG.md $(DESTDIR)$(DOCDIR)/
+	for u in $(UNITS); do \
+		sed -e 's|/usr/bin/outbox-relay|$(BINDIR)/outbox-relay|g' \
+		    -e 's|/etc/outbox-relay/|$(SYSCONFDIR)/outbox-relay/|g' \
+		    -e 's|/usr/share/doc/outbox-relay/|$(DOCDIR)/|g' \
+		    $$u >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#systemd/} || exit 1; \
+	done
+	install -m 0644 systemd/outbox-relay.sysusers $(DESTDIR)$(SYSUSERSDIR)/outbox-relay.conf
 	install -m 0640 conf/outbox-relay.conf $(DESTDIR)$(SYSCONFDIR)/outbox-relay/outbox-relay.conf.example
 
 # Fuzzing the pgoutput parser (tests/fuzz/README.md). `make fuzz` needs clang with libFuzzer

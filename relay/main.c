@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include "catalog.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "migrate.h"
@@ -124,6 +127,104 @@ load_checked(const char *path)
 	return cfg;
 }
 
+#define STATUS_EVERY_MS 10000
+#define STALE_WITHOUT_WATCHDOG_MS 60000
+
+static const char *const state_names[] = {
+	[PIPELINE_CONNECTING] = "connecting", [PIPELINE_STANDBY] = "standby",
+	[PIPELINE_ACTIVE] = "active", [PIPELINE_RETRYING] = "retrying",
+	[PIPELINE_STOPPED] = "stopped",
+};
+
+/*
+ * The main thread's work while the pipelines run: wait for SIGTERM or SIGINT, and keep systemd
+ * informed (sd_notify, a no-op when NOTIFY_SOCKET is not set): READY=1 once every source is
+ * active or standby; STATUS= with each source's state, throughput, in-flight count and slot lag,
+ * when a state changes and every 10 s; WATCHDOG=1 every quarter of WatchdogSec, but only while
+ * every pipeline's loop keeps going round (its heartbeat younger than half of WatchdogSec), so a
+ * pipeline stuck in a call that does not return gets the service restarted.
+ */
+static void
+supervise(struct pipeline **pipes, size_t n, const sigset_t *stop_signals)
+{
+	uint64_t wd_usec = 0;
+	long long wd_ms = 0, next_ping = 0, next_status = 0, last_status_ms = clock_mono_ms();
+	unsigned long long *prev = calloc(n, sizeof(*prev));
+	int *prev_state = calloc(n, sizeof(*prev_state));
+	int ready = 0;
+	char stale_logged[64] = "";
+
+	if (sd_watchdog_enabled(0, &wd_usec) > 0)
+		wd_ms = (long long)(wd_usec / 1000);
+	for (size_t i = 0; prev_state && i < n; i++)
+		prev_state[i] = -1;
+	while (!got_stop_signal) {
+		struct timespec ts = { 0, 200 * 1000000L };
+		long long now, stale_limit = wd_ms ? wd_ms / 2 : STALE_WITHOUT_WATCHDOG_MS;
+		const char *stale = NULL;
+		int all_up = 1, changed = 0;
+		char status[1024];
+		size_t len = 0;
+
+		if (sigtimedwait(stop_signals, NULL, &ts) > 0)
+			break;
+		now = clock_mono_ms();
+		for (size_t i = 0; i < n; i++) {
+			struct pipeline_status st;
+			double secs = (double)(now - last_status_ms) / 1000.0;
+
+			pipeline_status(pipes[i], &st);
+			if (st.state != PIPELINE_ACTIVE && st.state != PIPELINE_STANDBY)
+				all_up = 0;
+			if (now - st.heartbeat_ms > stale_limit && !stale)
+				stale = st.source;
+			if (prev_state && prev_state[i] != (int)st.state) {
+				prev_state[i] = (int)st.state;
+				changed = 1;
+			}
+			len += (size_t)snprintf(status + len, len < sizeof(status) ? sizeof(status) - len : 0,
+						"%s%s: %s, %llu published (%.0f/s), %zu in flight",
+						i ? "; " : "", st.source, state_names[st.state],
+						st.published, prev && secs > 0
+						? (double)(st.published - prev[i]) / secs : 0.0,
+						st.in_flight);
+			if (st.mode == SOURCE_MODE_LOGICAL && len < sizeof(status))
+				len += (size_t)snprintf(status + len, sizeof(status) - len, ", lag %llu bytes",
+							st.lag_bytes);
+			if (prev && now >= next_status)
+				prev[i] = st.published;
+		}
+		if (!ready && all_up) {
+			ready = 1;
+			log_info("ready: every source is active or standby");
+			sd_notify(0, "READY=1");
+		}
+		if (changed || now >= next_status) {
+			sd_notifyf(0, "STATUS=%s", status);
+			if (now >= next_status) {
+				last_status_ms = now;
+				next_status = now + STATUS_EVERY_MS;
+			}
+		}
+		if (stale && strcmp(stale, stale_logged) != 0) {
+			log_error("source \"%s\": its pipeline has not gone round its loop for over %lld ms "
+				  "(stuck in a database or broker call)%s", stale, stale_limit,
+				  wd_ms ? "; withholding the watchdog ping" : "");
+			snprintf(stale_logged, sizeof(stale_logged), "%s", stale);
+		} else if (!stale && stale_logged[0]) {
+			log_info("every pipeline is going round its loop again");
+			stale_logged[0] = '\0';
+		}
+		if (wd_ms && now >= next_ping && !stale) {
+			sd_notify(0, "WATCHDOG=1");
+			next_ping = now + wd_ms / 4;
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	free(prev);
+	free(prev_state);
+}
+
 static int
 cmd_run(const char *path, const char *level_override)
 {
@@ -152,7 +253,7 @@ cmd_run(const char *path, const char *level_override)
 	sigaction(SIGHUP, &sa, NULL);	/* reload comes with the systemd work; until then ignore */
 
 	/* Pipeline threads inherit a mask blocking the stop signals, so they are delivered to
-	 * this thread, which waits for them in sigsuspend without a race. */
+	 * this thread, which takes them with sigtimedwait in supervise() without a race. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -177,8 +278,10 @@ cmd_run(const char *path, const char *level_override)
 			break;
 		}
 	}
-	while (!got_stop_signal)
-		sigsuspend(&old);
+	if (!got_stop_signal)
+		supervise(pipes, cfg->n_sources, &block);
+	else
+		sd_notify(0, "STOPPING=1");
 	log_info("stopping: waiting for events in flight (at most %lld ms)", cfg->drain_timeout_ms);
 	pipeline_request_stop();
 	for (size_t i = 0; i < cfg->n_sources; i++)

@@ -64,6 +64,12 @@ struct pipeline {
 	} suspects[PRODUCE_MAX_REJECTIONS];
 	size_t n_suspects;
 	struct retention retention;	/* poll mode */
+	/* what other threads may read (pipeline_status) */
+	atomic_int state;			/* enum pipeline_state */
+	atomic_llong heartbeat_ms;		/* clock_mono_ms() when the loop last went round */
+	atomic_ullong pub_shared, dl_shared;	/* copies of published, dead_lettered */
+	atomic_size_t in_flight_shared;
+	atomic_ullong lag_shared;		/* logical: bytes the server sent beyond the ack */
 };
 
 enum session_end { SESSION_STOPPED, SESSION_RETRY };
@@ -90,10 +96,54 @@ next_backoff(const struct pipeline *p, long long backoff)
 	return backoff * 2 > p->src->retry_backoff_max_ms ? p->src->retry_backoff_max_ms : backoff * 2;
 }
 
-/* Waits ms milliseconds, or less when a stop is requested. */
+/*
+ * The loop went round: tells pipeline_status readers that this pipeline is alive, and what it
+ * has done. Called from every loop, including waits, so a pipeline whose heartbeat stops is one
+ * stuck somewhere (a database or broker call that does not return).
+ */
 static void
-wait_or_stop(long long ms)
+beat(struct pipeline *p)
 {
+	atomic_store(&p->heartbeat_ms, clock_mono_ms());
+	atomic_store(&p->pub_shared, p->published);
+	atomic_store(&p->dl_shared, p->dead_lettered);
+	atomic_store(&p->in_flight_shared, p->win ? ackwin_count(p->win) : 0);
+	if (p->ls) {
+		uint64_t sent = logical_server_sent(p->ls);
+
+		atomic_store(&p->lag_shared, sent > p->acked_lsn ? sent - p->acked_lsn : 0);
+	}
+}
+
+static void
+set_state(struct pipeline *p, enum pipeline_state st)
+{
+	atomic_store(&p->state, (int)st);
+	beat(p);
+}
+
+void
+pipeline_status(struct pipeline *p, struct pipeline_status *out)
+{
+	out->source = p->src->name;
+	out->mode = p->src->mode;
+	out->state = (enum pipeline_state)atomic_load(&p->state);
+	out->heartbeat_ms = atomic_load(&p->heartbeat_ms);
+	out->published = atomic_load(&p->pub_shared);
+	out->dead_lettered = atomic_load(&p->dl_shared);
+	out->in_flight = atomic_load(&p->in_flight_shared);
+	out->lag_bytes = atomic_load(&p->lag_shared);
+}
+
+/* Waits ms milliseconds, or less when a stop is requested; beats at least once a second. */
+static void
+wait_or_stop(struct pipeline *p, long long ms)
+{
+	while (ms > 1000 && !stopping()) {
+		wait_or_stop(p, 1000);
+		ms -= 1000;
+	}
+	beat(p);
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -211,6 +261,7 @@ static int
 drain(struct pipeline *p, long long deadline_ms)
 {
 	while (ackwin_in_flight(p->win) > 0 && clock_mono_ms() < deadline_ms) {
+		beat(p);
 		produce_poll(p->prod, 100);
 		if (checkpoint(p, 0) != 0)
 			return -1;
@@ -379,7 +430,8 @@ become_active(struct pipeline *p)
 				 p->src->table_name);
 			p->standby_logged = 1;
 		}
-		wait_or_stop(p->src->standby_retry_ms);
+		set_state(p, PIPELINE_STANDBY);
+		wait_or_stop(p, p->src->standby_retry_ms);
 		if (stopping())
 			return -1;
 	}
@@ -395,7 +447,7 @@ reach_brokers(struct pipeline *p)
 	while (produce_check_brokers(p->prod, BROKER_CHECK_TIMEOUT_MS, errstr, sizeof(errstr)) != 0) {
 		log_warning("source \"%s\": could not reach Kafka brokers \"%s\": %s; retrying in %lld ms",
 			    p->src->name, p->cfg->brokers, errstr, backoff);
-		wait_or_stop(backoff);
+		wait_or_stop(p, backoff);
 		if (stopping())
 			return -1;
 		backoff = next_backoff(p, backoff);
@@ -474,9 +526,11 @@ run_active(struct pipeline *p)
 	unsigned long long last_published = p->published;
 	int rewinding = 0;
 
+	set_state(p, PIPELINE_ACTIVE);
 	while (!stopping()) {
 		int nrows = 0;
 
+		beat(p);
 		produce_poll(p->prod, 0);
 		if (produce_failed(p->prod, errstr, sizeof(errstr)))
 			return SESSION_RETRY;
@@ -605,9 +659,11 @@ run_logical(struct pipeline *p)
 {
 	char errstr[1024];
 
+	set_state(p, PIPELINE_ACTIVE);
 	while (!stopping()) {
 		int items = 0, more = 1;
 
+		beat(p);
 		produce_poll(p->prod, 0);
 		if (produce_failed(p->prod, errstr, sizeof(errstr)) || checkpoint(p, 0) != 0)
 			return SESSION_RETRY;
@@ -688,7 +744,8 @@ logical_session(struct pipeline *p)
 				 "taking over when it goes away", p->src->name, p->src->slot);
 			p->standby_logged = 1;
 		}
-		wait_or_stop(p->src->standby_retry_ms);
+		set_state(p, PIPELINE_STANDBY);
+		wait_or_stop(p, p->src->standby_retry_ms);
 		if (stopping())
 			return SESSION_STOPPED;
 	}
@@ -777,19 +834,22 @@ pipeline_main(void *arg)
 	while (!stopping()) {
 		unsigned long long published_before = p->published;
 
+		set_state(p, PIPELINE_CONNECTING);
 		if (session(p) == SESSION_STOPPED)
 			break;
+		set_state(p, PIPELINE_RETRYING);
 		/* A session that published was healthy: the next failure is a new one, so start the
 		 * backoff over. One that failed without progress (a poison row under "stop", a
 		 * missing table) keeps backing off. */
 		if (p->published > published_before)
 			backoff = 100;
 		log_info("source \"%s\": retrying in %lld ms", p->src->name, backoff);
-		wait_or_stop(backoff);
+		wait_or_stop(p, backoff);
 		backoff = next_backoff(p, backoff);
 	}
 	log_info("source \"%s\": stopped; %llu events published (%llu dead-lettered)", p->src->name,
 		 p->published, p->dead_lettered);
+	set_state(p, PIPELINE_STOPPED);
 	return NULL;
 }
 
@@ -821,6 +881,7 @@ pipeline_start(const struct conf *cfg, size_t index, char *errstr, size_t errstr
 		free(p);
 		return NULL;
 	}
+	atomic_store(&p->heartbeat_ms, clock_mono_ms());
 	if ((err = pthread_create(&p->thread, NULL, pipeline_main, p)) != 0) {
 		snprintf(errstr, errstr_size, "could not start thread: %s", strerror(err));
 		poll_destroy(p->ps);

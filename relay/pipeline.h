@@ -20,6 +20,25 @@
 
 struct pipeline;
 
+enum pipeline_state {
+	PIPELINE_CONNECTING = 0,	/* starting a session: database, lock or slot, broker */
+	PIPELINE_STANDBY,		/* another instance holds the outbox lock or the slot */
+	PIPELINE_ACTIVE,		/* relaying */
+	PIPELINE_RETRYING,		/* the session failed; waiting out the backoff */
+	PIPELINE_STOPPED
+};
+
+/* What a pipeline looks like from another thread (systemd notifications, metrics). */
+struct pipeline_status {
+	const char *source;
+	int mode;			/* enum source_mode */
+	enum pipeline_state state;
+	long long heartbeat_ms;		/* clock_mono_ms() when its loop last went round */
+	unsigned long long published, dead_lettered;
+	size_t in_flight;
+	unsigned long long lag_bytes;	/* logical: WAL sent by the server beyond the last ack */
+};
+
 /*
  * Starts the pipeline of cfg->sources[index] on a new thread. cfg is borrowed and must outlive
  * the pipeline. Returns NULL with errstr if the thread could not be started.
@@ -32,6 +51,13 @@ struct pipeline *pipeline_start(const struct conf *cfg, size_t index, char *errs
  * is in flight, mark what was acked. Safe to call from any thread, not from a signal handler.
  */
 void pipeline_request_stop(void);
+
+/*
+ * A snapshot of p's state, safe from any thread. The heartbeat moves at least once a second
+ * while the pipeline's loop runs (waits included); one that stops moving means the pipeline is
+ * stuck in a call that does not return.
+ */
+void pipeline_status(struct pipeline *p, struct pipeline_status *out);
 
 /* Waits for the pipeline's thread to end, then frees it. NULL: no-op. */
 void pipeline_join(struct pipeline *p);
