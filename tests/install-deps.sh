@@ -5,6 +5,10 @@
 # tests/registry/lib (override with REGISTRY_LIB). Idempotent: packages already installed and
 # jars already fetched for the current tests/kafka/pom.xml and tests/registry/pom.xml are
 # skipped, so a second run takes a second.
+#
+# systemd is there for systemd-analyze (tests/integration/test_systemd_units.sh checks the units
+# with it). Installing the package starts nothing where systemd is not PID 1 (containers, CI),
+# and leaves the init system alone where it is.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +22,7 @@ PACKAGES=(
   librdkafka-dev libavro-dev libconfig-dev libcmocka-dev libjansson-dev
   libcurl4-openssl-dev libsystemd-dev libpq-dev
   postgresql kcat openjdk-17-jre-headless maven curl
+  systemd
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
