@@ -2,7 +2,7 @@
 # Self-test of the harness and the verifier, without the relay: PostgreSQL and the Kafka broker
 # come up, kcat produces keyed messages with headers, the topic survives a broker restart, and
 # the verifier passes a faithful copy and catches each kind of fault (lost, duplicate, wrong
-# key, order, phantom, unmarked).
+# key, order, phantom, unmarked); a test whose output holds the DSN's password fails.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -85,4 +85,14 @@ pg_sql "INSERT INTO outbox (aggregate_id) VALUES ('agg-3'), ('agg-3')"
 produce 204
 produce 203
 expect_verify 1 "order=1 " --allow-duplicates
+
+# the secret check of harness_cleanup: a test that wrote the DSN's password into a log fails
+cat >"$T/leaky_test.sh" <<EOF
+. "$(cd "$(dirname "$0")/../lib" && pwd)/harness.sh"
+pg_start
+echo "connecting with \$PG_DSN" >"\$T/leaky.log"
+EOF
+rc=0; bash "$T/leaky_test.sh" >"$T/leaky.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && grep -q 'password of the test.s DSN appears in: .*leaky.log' "$T/leaky.out" \
+  || fail "a leaked password was not caught (exit $rc): $(tail -n 3 "$T/leaky.out")"
 log "harness and verifier behave"

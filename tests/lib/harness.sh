@@ -43,7 +43,7 @@ PG_DB=app
 PG_USER=app
 
 T=""                # this test's temp dir
-PG_DIR="" PG_PORT="" PG_DSN="" PG_BIN=""
+PG_DIR="" PG_PORT="" PG_DSN="" PG_BIN="" PG_SECRET=""
 KAFKA_DIR="" KAFKA_PORT="" KAFKA_CPORT="" KAFKA_BROKERS="" KAFKA_PID=""
 REGISTRY_DIR="" REGISTRY_PORT="" REGISTRY_URL="" REGISTRY_PID=""
 RELAY_PID=""        # pid of the last relay_start
@@ -211,6 +211,17 @@ harness_cleanup() {
   # a fifo or a lock the test held
   for pid in $(jobs -p); do kill_child KILL "$pid"; done
   wait 2>/dev/null
+  # no secret in any output: the logs, the commands' stdout/stderr, consumed records (config
+  # files hold it by design; the servers' own directories are theirs)
+  if [ -n "$PG_SECRET" ] && [ -n "$T" ]; then
+    local leaked
+    leaked=$(grep -rlF --exclude='*.conf' --exclude-dir=pg --exclude-dir=kafka \
+               --exclude-dir=registry -- "$PG_SECRET" "$T" 2>/dev/null)
+    if [ -n "$leaked" ]; then
+      log "FAIL: the database password of the test's DSN appears in: $(echo $leaked)"
+      [ "$rc" -ne 0 ] || rc=1
+    fi
+  fi
   if [ -n "$T" ] && [ "${KEEP_TMP:-0}" != 1 ]; then
     rm -rf "$T"
   elif [ -n "$T" ]; then
@@ -283,7 +294,11 @@ log_line_prefix = '%m [%p] %q%a '
 EOF
   pg_ctl_as start -D "$PG_DIR/data" -l "$PG_DIR/postgresql.log" -w -t 60 >/dev/null \
     || fail "PostgreSQL did not start"
-  PG_DSN="host=127.0.0.1 port=$PG_PORT dbname=$PG_DB user=$PG_USER"
+  # The server trusts local connections, so the password is never checked: it is there so that
+  # every relay config of every test carries a secret, and harness_cleanup fails the test if
+  # the secret shows up in anything the relay or its commands wrote.
+  PG_SECRET=pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  PG_DSN="host=127.0.0.1 port=$PG_PORT dbname=$PG_DB user=$PG_USER password=$PG_SECRET"
   pg_admin_sql "CREATE ROLE $PG_USER LOGIN REPLICATION" >/dev/null
   pg_admin_sql "CREATE DATABASE $PG_DB OWNER $PG_USER" >/dev/null
   log "postgresql up on 127.0.0.1:$PG_PORT ($PG_BIN)"
