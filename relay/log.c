@@ -116,9 +116,14 @@ log_flatten(char *s)
 	log_trim(s);
 	for (const char *r = s; *r; r++) {
 		if (*r == '\n') {
+			int indented = r[1] == '\n' || r[1] == '\t' || r[1] == ' ';
+
 			while (r[1] == '\n' || r[1] == '\t' || r[1] == ' ')
 				r++;
-			*w++ = ';';	/* "\n" plus what follows is at least as long as "; " */
+			/* in place: "; " only where the newline and what follows it take two bytes
+			 * or more; a lone newline becomes one space */
+			if (indented)
+				*w++ = ';';
 			*w++ = ' ';
 		} else {
 			*w++ = *r == '\t' ? ' ' : *r;

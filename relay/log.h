@@ -36,7 +36,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 /*
  * Puts a multi-line message (libpq: "...failed: Connection refused\n\tIs the server running...")
- * on one line in place: trailing breaks removed, inner ones shown as "; ", tabs as spaces.
+ * on one line in place: trailing breaks removed, an inner break followed by indentation or more
+ * breaks shown as "; ", a lone one as a space, tabs as spaces. Never longer than the input.
  */
 void log_flatten(char *s);
 
