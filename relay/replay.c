@@ -453,7 +453,7 @@ run_replay(const struct conf *cfg, const struct conf_source *src, PGconn *conn,
 	np = build_filter(&sel.cols, a, where, sizeof(where), params, bufs);
 	strncat(where, sel.extra, sizeof(where) - strlen(where) - 1);
 	PGresult *res;
-	long long start_ms, last_progress, last_id = 0;
+	long long start_ms, last_progress, last_id = 0, rate_start = 0;
 	int rc = 0, stop = 0;
 	struct sigaction sa;
 
@@ -575,9 +575,18 @@ run_replay(const struct conf *cfg, const struct conf_source *src, PGconn *conn,
 			struct outbox_event ev;
 
 			poll_event_from(res, i, &ev);
-			if (a->rate > 0) {	/* event k leaves no earlier than start + k/rate */
-				long long due = start_ms + r.sent * 1000 / a->rate;
+			/* event k leaves no earlier than rate_start + (k - 1) / rate; the clock starts
+			 * once the first event is acked, so the producer's own start-up (the broker
+			 * handing out its producer id) does not bunch the first events together */
+			if (a->rate > 0 && r.sent > 0) {
+				long long due;
 
+				if (!rate_start) {
+					while (ackwin_in_flight(r.win) > 0 && !interrupted)
+						serve(&r, 100);
+					rate_start = clock_mono_ms();
+				}
+				due = rate_start + (r.sent - 1) * 1000 / a->rate;
 				while (clock_mono_ms() < due && !interrupted)
 					serve(&r, (int)(due - clock_mono_ms()));
 			}
