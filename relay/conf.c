@@ -931,6 +931,56 @@ conf_destroy(struct conf *cfg)
 	free(cfg);
 }
 
+static int
+str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int
+conf_source_equal(const struct conf_source *a, const struct conf_source *b)
+{
+	for (size_t k = 0; k < N_SOURCE_KEYS; k++) {
+		const struct key *key = &source_keys[k];
+		const char *fa = (const char *)a + key->offset, *fb = (const char *)b + key->offset;
+
+		if ((key->type == KEY_STRING && !str_eq(*(char *const *)fa, *(char *const *)fb)) ||
+		    (key->type == KEY_INT && *(const long long *)fa != *(const long long *)fb) ||
+		    (key->type == KEY_ENUM && *(const int *)fa != *(const int *)fb))
+			return 0;
+	}
+	for (int c = 0; c < COL__COUNT; c++)
+		if (!str_eq(a->columns[c], b->columns[c]))
+			return 0;
+	if (a->n_required_headers != b->n_required_headers)
+		return 0;
+	for (size_t h = 0; h < a->n_required_headers; h++)
+		if (!str_eq(a->required_headers[h], b->required_headers[h]))
+			return 0;
+	return 1;
+}
+
+int
+conf_shared_equal(const struct conf *a, const struct conf *b)
+{
+	const struct conf_registry *ra = &a->registry, *rb = &b->registry;
+
+	if (!str_eq(a->brokers, b->brokers) || a->n_kafka_props != b->n_kafka_props ||
+	    a->drain_timeout_ms != b->drain_timeout_ms || !str_eq(ra->url, rb->url) ||
+	    !str_eq(ra->username, rb->username) || !str_eq(ra->password, rb->password) ||
+	    !str_eq(ra->ca_location, rb->ca_location) ||
+	    !str_eq(ra->cert_location, rb->cert_location) ||
+	    !str_eq(ra->key_location, rb->key_location) ||
+	    !str_eq(ra->key_password, rb->key_password) || ra->verify_peer != rb->verify_peer ||
+	    ra->timeout_ms != rb->timeout_ms)
+		return 0;
+	for (size_t i = 0; i < a->n_kafka_props; i++)
+		if (!str_eq(a->kafka_props[i].name, b->kafka_props[i].name) ||
+		    !str_eq(a->kafka_props[i].value, b->kafka_props[i].value))
+			return 0;
+	return 1;
+}
+
 void
 conf_print_help(FILE *out)
 {

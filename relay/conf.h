@@ -120,6 +120,15 @@ void conf_destroy(struct conf *cfg);
 /* Name of a logical column ("aggregate_id", ...) as used in the `columns` group. */
 const char *conf_column_key(enum outbox_column col);
 
+/* Whether two sources are configured alike in every key (so a reload leaves the source alone). */
+int conf_source_equal(const struct conf_source *a, const struct conf_source *b);
+
+/*
+ * Whether what every source shares is alike: brokers and kafka properties, the schema
+ * registry, drain_timeout_ms (log.level is not: a reload applies it in place).
+ */
+int conf_shared_equal(const struct conf *a, const struct conf *b);
+
 /* Writes the reference of every key (from the same table that parses them) to out. */
 void conf_print_help(FILE *out);
 

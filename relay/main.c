@@ -127,6 +127,108 @@ load_checked(const char *path)
 	return cfg;
 }
 
+/*
+ * What runs: every configuration loaded (a reload keeps the old ones, which pipelines left
+ * unchanged still read), the current one, and its pipelines (index = source index).
+ */
+struct running {
+	const char *path;
+	const char *level_override;
+	struct conf **cfgs;
+	size_t n_cfgs;
+	struct conf *cur;
+	struct pipeline **pipes;
+};
+
+/*
+ * SIGHUP: reads the file again. An invalid file changes nothing (the reason is logged). A valid
+ * one restarts only the sources it adds, removes or changes (all of them when what they share
+ * changed: brokers, kafka properties, the registry, drain_timeout_ms); a stopped source drains
+ * and marks what was acked, so nothing is lost, and its successor starts from its unmarked
+ * rows. The log level applies in place.
+ */
+static void
+reload(struct running *r)
+{
+	struct conf *next, **cfgs;
+	struct pipeline **pipes;
+	size_t kept = 0, restarted = 0, added = 0, removed = 0;
+	int shared_changed;
+	enum log_level lvl;
+
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)clock_mono_ms() * 1000);
+	log_info("reloading \"%s\"", r->path);
+	if (!(next = load_checked(r->path))) {
+		log_error("reload: \"%s\" is not valid (the reason is above); the running "
+			  "configuration stays", r->path);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	cfgs = realloc(r->cfgs, (r->n_cfgs + 1) * sizeof(*cfgs));
+	pipes = calloc(next->n_sources, sizeof(*pipes));
+	if (!cfgs || !pipes) {
+		log_error("reload: out of memory; the running configuration stays");
+		if (cfgs)
+			r->cfgs = cfgs;
+		free(pipes);
+		conf_destroy(next);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	r->cfgs = cfgs;
+	r->cfgs[r->n_cfgs++] = next;
+	shared_changed = !conf_shared_equal(r->cur, next);
+	log_set_level((enum log_level)next->log_level);
+	if (r->level_override && log_level_parse(r->level_override, &lvl) == 0)
+		log_set_level(lvl);
+
+	/* stop every source that goes or changes, all at once, then wait for them */
+	for (size_t i = 0; i < r->cur->n_sources; i++) {
+		const struct conf_source *old = &r->cur->sources[i];
+		size_t j;
+
+		for (j = 0; j < next->n_sources; j++)
+			if (strcmp(next->sources[j].name, old->name) == 0)
+				break;
+		if (j < next->n_sources && !shared_changed &&
+		    conf_source_equal(old, &next->sources[j])) {
+			pipes[j] = r->pipes[i];
+			r->pipes[i] = NULL;
+			kept++;
+			continue;
+		}
+		log_info("source \"%s\": %s; stopping it", old->name,
+			 j == next->n_sources ? "removed" : "changed");
+		pipeline_stop(r->pipes[i]);
+		if (j == next->n_sources)
+			removed++;
+	}
+	for (size_t i = 0; i < r->cur->n_sources; i++)
+		pipeline_join(r->pipes[i]);	/* NULL for the kept ones */
+	free(r->pipes);
+	r->pipes = pipes;
+
+	for (size_t j = 0; j < next->n_sources; j++) {
+		char errstr[512] = "";
+		int existed = 0;
+
+		if (pipes[j])
+			continue;
+		for (size_t i = 0; i < r->cur->n_sources; i++)
+			if (strcmp(r->cur->sources[i].name, next->sources[j].name) == 0)
+				existed = 1;
+		if (!(pipes[j] = pipeline_start(next, j, errstr, sizeof(errstr)))) {
+			log_error("source \"%s\": could not start: %s", next->sources[j].name, errstr);
+			continue;
+		}
+		existed ? restarted++ : added++;
+	}
+	r->cur = next;
+	log_info("reloaded \"%s\": %zu source(s) kept running, %zu restarted, %zu added, %zu removed",
+		 r->path, kept, restarted, added, removed);
+	sd_notify(0, "READY=1");
+}
+
 #define STATUS_EVERY_MS 10000
 #define STALE_WITHOUT_WATCHDOG_MS 60000
 
@@ -137,61 +239,73 @@ static const char *const state_names[] = {
 };
 
 /*
- * The main thread's work while the pipelines run: wait for SIGTERM or SIGINT, and keep systemd
- * informed (sd_notify, a no-op when NOTIFY_SOCKET is not set): READY=1 once every source is
- * active or standby; STATUS= with each source's state, throughput, in-flight count and slot lag,
- * when a state changes and every 10 s; WATCHDOG=1 every quarter of WatchdogSec, but only while
- * every pipeline's loop keeps going round (its heartbeat younger than half of WatchdogSec), so a
- * pipeline stuck in a call that does not return gets the service restarted.
+ * The main thread's work while the pipelines run: wait for SIGTERM or SIGINT (stop) and SIGHUP
+ * (reload), and keep systemd informed (sd_notify, a no-op when NOTIFY_SOCKET is not set):
+ * READY=1 once every source is active or standby; STATUS= with each source's state, throughput,
+ * in-flight count and slot lag, when a state changes and every 10 s; RELOADING=1 and READY=1
+ * around a reload; WATCHDOG=1 every quarter of WatchdogSec, but only while every pipeline's loop
+ * keeps going round (its heartbeat younger than half of WatchdogSec), so a pipeline stuck in a
+ * call that does not return gets the service restarted; STOPPING=1 at the end.
  */
 static void
-supervise(struct pipeline **pipes, size_t n, const sigset_t *stop_signals)
+supervise(struct running *r, const sigset_t *signals)
 {
 	uint64_t wd_usec = 0;
 	long long wd_ms = 0, next_ping = 0, next_status = 0, last_status_ms = clock_mono_ms();
-	unsigned long long *prev = calloc(n, sizeof(*prev));
-	int *prev_state = calloc(n, sizeof(*prev_state));
-	int ready = 0;
+	unsigned long long prev[1024];
+	int prev_state[1024], ready = 0;
 	char stale_logged[64] = "";
 
 	if (sd_watchdog_enabled(0, &wd_usec) > 0)
 		wd_ms = (long long)(wd_usec / 1000);
-	for (size_t i = 0; prev_state && i < n; i++)
-		prev_state[i] = -1;
+	memset(prev, 0, sizeof(prev));
+	memset(prev_state, 0xff, sizeof(prev_state));
 	while (!got_stop_signal) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		long long now, stale_limit = wd_ms ? wd_ms / 2 : STALE_WITHOUT_WATCHDOG_MS;
 		const char *stale = NULL;
-		int all_up = 1, changed = 0;
+		int all_up = 1, changed = 0, sig;
+		size_t n = r->cur->n_sources < 1024 ? r->cur->n_sources : 1024;
 		char status[1024];
 		size_t len = 0;
 
-		if (sigtimedwait(stop_signals, NULL, &ts) > 0)
+		sig = sigtimedwait(signals, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGHUP) {
+			reload(r);
+			memset(prev, 0, sizeof(prev));
+			memset(prev_state, 0xff, sizeof(prev_state));
+			continue;
+		}
 		now = clock_mono_ms();
 		for (size_t i = 0; i < n; i++) {
 			struct pipeline_status st;
 			double secs = (double)(now - last_status_ms) / 1000.0;
 
-			pipeline_status(pipes[i], &st);
+			if (!r->pipes[i]) {	/* could not be started at the last reload */
+				all_up = 0;
+				continue;
+			}
+			pipeline_status(r->pipes[i], &st);
 			if (st.state != PIPELINE_ACTIVE && st.state != PIPELINE_STANDBY)
 				all_up = 0;
 			if (now - st.heartbeat_ms > stale_limit && !stale)
 				stale = st.source;
-			if (prev_state && prev_state[i] != (int)st.state) {
+			if (prev_state[i] != (int)st.state) {
 				prev_state[i] = (int)st.state;
 				changed = 1;
 			}
 			len += (size_t)snprintf(status + len, len < sizeof(status) ? sizeof(status) - len : 0,
 						"%s%s: %s, %llu published (%.0f/s), %zu in flight",
 						i ? "; " : "", st.source, state_names[st.state],
-						st.published, prev && secs > 0
+						st.published, secs > 0 && st.published >= prev[i]
 						? (double)(st.published - prev[i]) / secs : 0.0,
 						st.in_flight);
 			if (st.mode == SOURCE_MODE_LOGICAL && len < sizeof(status))
 				len += (size_t)snprintf(status + len, sizeof(status) - len, ", lag %llu bytes",
 							st.lag_bytes);
-			if (prev && now >= next_status)
+			if (now >= next_status)
 				prev[i] = st.published;
 		}
 		if (!ready && all_up) {
@@ -221,17 +335,15 @@ supervise(struct pipeline **pipes, size_t n, const sigset_t *stop_signals)
 		}
 	}
 	sd_notify(0, "STOPPING=1");
-	free(prev);
-	free(prev_state);
 }
 
 static int
 cmd_run(const char *path, const char *level_override)
 {
 	struct conf *cfg = load_checked(path);
-	struct pipeline **pipes;
+	struct running r = { .path = path, .level_override = level_override };
 	struct sigaction sa;
-	sigset_t block, old;
+	sigset_t signals, old;
 	enum log_level lvl;
 	int rc = 0;
 
@@ -250,28 +362,33 @@ cmd_run(const char *path, const char *level_override)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);	/* reload comes with the systemd work; until then ignore */
 
-	/* Pipeline threads inherit a mask blocking the stop signals, so they are delivered to
-	 * this thread, which takes them with sigtimedwait in supervise() without a race. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	/* Pipeline threads inherit a mask blocking these signals, so they are delivered to this
+	 * thread, which takes them with sigtimedwait in supervise() without a race. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &signals, &old);
 
 	log_info("outbox-relay %s starting with %zu source(s) from \"%s\"", OUTBOX_RELAY_VERSION,
 		 cfg->n_sources, path);
-	pipes = calloc(cfg->n_sources, sizeof(*pipes));
-	if (!pipes) {
+	r.cfgs = malloc(sizeof(*r.cfgs));
+	r.pipes = calloc(cfg->n_sources, sizeof(*r.pipes));
+	if (!r.cfgs || !r.pipes) {
 		log_fatal("out of memory");
+		free(r.cfgs);
+		free(r.pipes);
 		conf_destroy(cfg);
 		return EXIT_SOFTWARE;
 	}
+	r.cfgs[r.n_cfgs++] = cfg;
+	r.cur = cfg;
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		char errstr[512] = "";
 
-		pipes[i] = pipeline_start(cfg, i, errstr, sizeof(errstr));
-		if (!pipes[i]) {
+		r.pipes[i] = pipeline_start(cfg, i, errstr, sizeof(errstr));
+		if (!r.pipes[i]) {
 			log_fatal("source \"%s\": %s", cfg->sources[i].name, errstr);
 			rc = EXIT_SOFTWARE;
 			got_stop_signal = 1;
@@ -279,15 +396,17 @@ cmd_run(const char *path, const char *level_override)
 		}
 	}
 	if (!got_stop_signal)
-		supervise(pipes, cfg->n_sources, &block);
+		supervise(&r, &signals);
 	else
 		sd_notify(0, "STOPPING=1");
-	log_info("stopping: waiting for events in flight (at most %lld ms)", cfg->drain_timeout_ms);
+	log_info("stopping: waiting for events in flight (at most %lld ms)", r.cur->drain_timeout_ms);
 	pipeline_request_stop();
-	for (size_t i = 0; i < cfg->n_sources; i++)
-		pipeline_join(pipes[i]);
-	free(pipes);
-	conf_destroy(cfg);
+	for (size_t i = 0; i < r.cur->n_sources; i++)
+		pipeline_join(r.pipes[i]);
+	free(r.pipes);
+	for (size_t i = 0; i < r.n_cfgs; i++)
+		conf_destroy(r.cfgs[i]);
+	free(r.cfgs);
 	log_info("stopped");
 	return rc;
 }

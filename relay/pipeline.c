@@ -70,14 +70,16 @@ struct pipeline {
 	atomic_ullong pub_shared, dl_shared;	/* copies of published, dead_lettered */
 	atomic_size_t in_flight_shared;
 	atomic_ullong lag_shared;		/* logical: bytes the server sent beyond the ack */
+	atomic_int stop_one;			/* pipeline_stop: this one only */
 };
 
 enum session_end { SESSION_STOPPED, SESSION_RETRY };
 
+/* Whether this pipeline should stop: all of them (shutdown), or this one (reload). */
 static int
-stopping(void)
+stopping(const struct pipeline *p)
 {
-	return atomic_load(&stop_requested);
+	return atomic_load(&stop_requested) || atomic_load(&p->stop_one);
 }
 
 void
@@ -85,6 +87,15 @@ pipeline_request_stop(void)
 {
 	pthread_mutex_lock(&stop_mutex);
 	atomic_store(&stop_requested, 1);
+	pthread_cond_broadcast(&stop_cond);
+	pthread_mutex_unlock(&stop_mutex);
+}
+
+void
+pipeline_stop(struct pipeline *p)
+{
+	pthread_mutex_lock(&stop_mutex);
+	atomic_store(&p->stop_one, 1);
 	pthread_cond_broadcast(&stop_cond);
 	pthread_mutex_unlock(&stop_mutex);
 }
@@ -139,7 +150,7 @@ pipeline_status(struct pipeline *p, struct pipeline_status *out)
 static void
 wait_or_stop(struct pipeline *p, long long ms)
 {
-	while (ms > 1000 && !stopping()) {
+	while (ms > 1000 && !stopping(p)) {
 		wait_or_stop(p, 1000);
 		ms -= 1000;
 	}
@@ -154,7 +165,7 @@ wait_or_stop(struct pipeline *p, long long ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&stop_mutex);
-	while (!stopping())
+	while (!stopping(p))
 		if (pthread_cond_timedwait(&stop_cond, &stop_mutex, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&stop_mutex);
@@ -432,7 +443,7 @@ become_active(struct pipeline *p)
 		}
 		set_state(p, PIPELINE_STANDBY);
 		wait_or_stop(p, p->src->standby_retry_ms);
-		if (stopping())
+		if (stopping(p))
 			return -1;
 	}
 }
@@ -448,7 +459,7 @@ reach_brokers(struct pipeline *p)
 		log_warning("source \"%s\": could not reach Kafka brokers \"%s\": %s; retrying in %lld ms",
 			    p->src->name, p->cfg->brokers, errstr, backoff);
 		wait_or_stop(p, backoff);
-		if (stopping())
+		if (stopping(p))
 			return -1;
 		backoff = next_backoff(p, backoff);
 	}
@@ -527,7 +538,7 @@ run_active(struct pipeline *p)
 	int rewinding = 0;
 
 	set_state(p, PIPELINE_ACTIVE);
-	while (!stopping()) {
+	while (!stopping(p)) {
 		int nrows = 0;
 
 		beat(p);
@@ -660,7 +671,7 @@ run_logical(struct pipeline *p)
 	char errstr[1024];
 
 	set_state(p, PIPELINE_ACTIVE);
-	while (!stopping()) {
+	while (!stopping(p)) {
 		int items = 0, more = 1;
 
 		beat(p);
@@ -746,7 +757,7 @@ logical_session(struct pipeline *p)
 		}
 		set_state(p, PIPELINE_STANDBY);
 		wait_or_stop(p, p->src->standby_retry_ms);
-		if (stopping())
+		if (stopping(p))
 			return SESSION_STOPPED;
 	}
 	if (rc < 0) {
@@ -811,7 +822,7 @@ session(struct pipeline *p)
 		goto out;
 	end = run_active(p);
 out:
-	if (stopping())
+	if (stopping(p))
 		end = SESSION_STOPPED;
 	take_rejections(p);
 	produce_destroy(p->prod);
@@ -831,7 +842,7 @@ pipeline_main(void *arg)
 	struct pipeline *p = arg;
 	long long backoff = 100;
 
-	while (!stopping()) {
+	while (!stopping(p)) {
 		unsigned long long published_before = p->published;
 
 		set_state(p, PIPELINE_CONNECTING);

@@ -53,6 +53,12 @@ struct pipeline *pipeline_start(const struct conf *cfg, size_t index, char *errs
 void pipeline_request_stop(void);
 
 /*
+ * Asks one pipeline to stop the way pipeline_request_stop asks all (drain, mark what was acked);
+ * pipeline_join then waits for it. For a reload that removes or changes its source.
+ */
+void pipeline_stop(struct pipeline *p);
+
+/*
  * A snapshot of p's state, safe from any thread. The heartbeat moves at least once a second
  * while the pipeline's loop runs (waits included); one that stops moving means the pipeline is
  * stuck in a call that does not return.

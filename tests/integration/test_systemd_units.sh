@@ -62,12 +62,13 @@ analyze_security() {
 unit_execs() { grep -E '^ExecStart(Pre)?=' "$1"; }
 
 # expect_execs UNIT_FILE BINARY CONFIG: both commands run BINARY with -c CONFIG, nothing else
-# names a binary, and there is no ExecReload= (reload is not implemented yet).
+# names a binary, and reload sends SIGHUP.
 expect_execs() {
   local unit=$1 bin=$2 conf=$3
   [ "$(unit_execs "$unit")" = "ExecStartPre=$bin check-config -c $conf
 ExecStart=$bin run -c $conf" ] || { unit_execs "$unit" >&2; fail "$unit: unexpected Exec lines"; }
-  ! grep -q '^ExecReload=' "$unit" || fail "$unit: ExecReload= before reload exists"
+  [ "$(grep '^ExecReload=' "$unit")" = 'ExecReload=/bin/kill -HUP $MAINPID' ] \
+    || fail "$unit: ExecReload= is not SIGHUP to the main process"
 }
 
 need_systemd_analyze
