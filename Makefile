@@ -19,7 +19,7 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR    ?= $(PREFIX)/share/doc/outbox-relay
 
-PKGS      := libpq rdkafka libconfig jansson avro-c libcurl libsystemd
+PKGS      := libpq rdkafka libconfig jansson avro-c libcurl libsystemd libmicrohttpd
 CC        ?= cc
 # Error messages are deliberately cut to fixed-size buffers, hence -Wno-format-truncation.
 WARN      := -Wall -Wextra -Werror -Wno-format-truncation

@@ -4,6 +4,7 @@
  */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 enum key_type { KEY_STRING, KEY_INT, KEY_ENUM };
 
@@ -754,6 +756,87 @@ parse_registry(struct conf *cfg, const config_setting_t *grp, char *errstr, size
 	return 0;
 }
 
+/*
+ * Splits "a.b.c.d:port" or "[v6addr]:port" into cfg->metrics. Returns 0, or -1 with errstr.
+ */
+static int
+parse_listen(struct conf *cfg, const config_setting_t *s, char *errstr, size_t errstr_size)
+{
+	struct conf_metrics *m = &cfg->metrics;
+	const char *v = config_setting_get_string(s), *colon, *host = v;
+	size_t host_len;
+	unsigned char addr[16];
+	char *end;
+	long port;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+
+		host = v + 1;
+		colon = close && close[1] == ':' ? close + 1 : NULL;
+		host_len = close ? (size_t)(close - host) : 0;
+		m->ipv6 = 1;
+	} else {
+		colon = strrchr(v, ':');
+		host_len = colon ? (size_t)(colon - v) : 0;
+		m->ipv6 = 0;
+	}
+	if (!colon || host_len == 0 || host_len >= sizeof(m->host))
+		goto bad;
+	memcpy(m->host, host, host_len);
+	m->host[host_len] = '\0';
+	if (inet_pton(m->ipv6 ? AF_INET6 : AF_INET, m->host, addr) != 1)
+		goto bad;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end || errno || port < 0 || port > 65535)
+		goto bad;
+	m->port = (int)port;
+	if (!(m->listen = strdup(v))) {
+		seterr(errstr, errstr_size, cfg->path, line_of(s), "out of memory");
+		return -1;
+	}
+	return 0;
+bad:
+	seterr(errstr, errstr_size, cfg->path, line_of(s),
+	       "metrics: \"listen\" must be \"IPv4:port\" or \"[IPv6]:port\" with a port from 0 "
+	       "to 65535, not \"%s\"", v);
+	return -1;
+}
+
+static int
+parse_metrics(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t errstr_size)
+{
+	if (!config_setting_is_group(grp)) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp),
+		       "\"metrics\" must be a group { ... }");
+		return -1;
+	}
+	cfg->metrics.line = line_of(grp);
+	for (int i = 0; i < config_setting_length(grp); i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+
+		if (strcmp(config_setting_name(s), "listen") != 0) {
+			seterr(errstr, errstr_size, cfg->path, line_of(s),
+			       "unknown key \"%s\" in \"metrics\"", config_setting_name(s));
+			return -1;
+		}
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			seterr(errstr, errstr_size, cfg->path, line_of(s),
+			       "metrics: \"listen\" must be a string \"host:port\"");
+			return -1;
+		}
+		if (parse_listen(cfg, s, errstr, errstr_size) != 0)
+			return -1;
+	}
+	if (!cfg->metrics.listen) {
+		seterr(errstr, errstr_size, cfg->path, line_of(grp),
+		       "metrics: \"listen\" is required (e.g. listen = \"127.0.0.1:9187\";)");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_log(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t errstr_size)
 {
@@ -823,6 +906,9 @@ conf_load(const char *path, char *errstr, size_t errstr_size)
 				goto fail;
 		} else if (strcmp(name, "log") == 0) {
 			if (parse_log(cfg, s, errstr, errstr_size) != 0)
+				goto fail;
+		} else if (strcmp(name, "metrics") == 0) {
+			if (parse_metrics(cfg, s, errstr, errstr_size) != 0)
 				goto fail;
 		} else if (strcmp(name, "drain_timeout_ms") == 0) {
 			if ((config_setting_type(s) != CONFIG_TYPE_INT &&
@@ -920,6 +1006,7 @@ conf_destroy(struct conf *cfg)
 	free(cfg->registry.cert_location);
 	free(cfg->registry.key_location);
 	free(cfg->registry.key_password);
+	free(cfg->metrics.listen);
 	free(cfg->sources);
 	for (size_t i = 0; i < cfg->n_kafka_props; i++) {
 		free(cfg->kafka_props[i].name);
@@ -992,6 +1079,10 @@ conf_print_help(FILE *out)
 	fprintf(out, "                           enable.idempotence and acks are fixed (true, all)\n");
 	fprintf(out, "log = { level = \"info\"; }  debug | info | warning | error\n");
 	fprintf(out, "drain_timeout_ms = 30000   bound on waiting for acks when stopping\n");
+	fprintf(out, "metrics = { ... }          optional; without it no HTTP endpoint is served\n");
+	fprintf(out, "  listen                   string, required: \"IPv4:port\" or \"[IPv6]:port\"\n");
+	fprintf(out, "                           (e.g. \"127.0.0.1:9187\"): /metrics, /healthz, /readyz;\n");
+	fprintf(out, "                           read at start only (restart to change it)\n");
 	fprintf(out, "schema_registry = { ... }  Confluent-compatible registry, for format \"avro\" with\n");
 	fprintf(out, "                           framing \"confluent\":\n");
 	fprintf(out, "  url                      string, required: \"http(s)://host:port[/path]\"\n");

@@ -97,8 +97,18 @@ struct conf_registry {
 	long long timeout_ms;
 };
 
+/* The HTTP endpoint of metrics and health (metrics.c). Read at start only: a reload keeps it. */
+struct conf_metrics {
+	char *listen;			/* as written, "host:port"; NULL = no metrics group: disabled */
+	char host[64];			/* the IPv4 or IPv6 address, without brackets */
+	int ipv6;
+	int port;			/* 0..65535; 0 = any free port */
+	int line;
+};
+
 struct conf {
 	char *path;
+	struct conf_metrics metrics;
 	struct conf_registry registry;
 	char *brokers;
 	struct conf_kafka_property *kafka_props;

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "pipeline.h"
 #include "produce.h"
@@ -138,7 +139,32 @@ struct running {
 	size_t n_cfgs;
 	struct conf *cur;
 	struct pipeline **pipes;
+	struct metrics *metrics;	/* NULL: no metrics group */
 };
+
+/*
+ * Tells the metrics which pipelines to report: the n entries of pipes, or with started_only
+ * the non-NULL ones (during a reload, the ones kept running while the others are replaced).
+ */
+static void
+show_pipelines(struct running *r, struct pipeline **pipes, size_t n, int started_only)
+{
+	struct pipeline **started;
+	size_t k = 0;
+
+	if (!r->metrics)
+		return;
+	if (!started_only) {
+		metrics_set_pipelines(r->metrics, pipes, n);
+		return;
+	}
+	started = malloc((n ? n : 1) * sizeof(*started));
+	for (size_t i = 0; started && i < n; i++)
+		if (pipes[i])
+			started[k++] = pipes[i];
+	metrics_set_pipelines(r->metrics, started, k);
+	free(started);
+}
 
 /*
  * SIGHUP: reads the file again. An invalid file changes nothing (the reason is logged). A valid
@@ -178,6 +204,11 @@ reload(struct running *r)
 	r->cfgs = cfgs;
 	r->cfgs[r->n_cfgs++] = next;
 	shared_changed = !conf_shared_equal(r->cur, next);
+	if ((r->cur->metrics.listen || next->metrics.listen) &&
+	    (!r->cur->metrics.listen || !next->metrics.listen ||
+	     strcmp(r->cur->metrics.listen, next->metrics.listen) != 0))
+		log_warning("reload: the metrics listener is read at start only; restart to apply "
+			    "the change of \"metrics\"");
 	log_set_level((enum log_level)next->log_level);
 	if (r->level_override && log_level_parse(r->level_override, &lvl) == 0)
 		log_set_level(lvl);
@@ -203,6 +234,8 @@ reload(struct running *r)
 		if (j == next->n_sources)
 			removed++;
 	}
+	/* no request may read a stopped pipeline once it is joined (freed) */
+	show_pipelines(r, pipes, next->n_sources, 1);
 	for (size_t i = 0; i < r->cur->n_sources; i++)
 		pipeline_join(r->pipes[i]);	/* NULL for the kept ones */
 	free(r->pipes);
@@ -224,6 +257,7 @@ reload(struct running *r)
 		existed ? restarted++ : added++;
 	}
 	r->cur = next;
+	show_pipelines(r, pipes, next->n_sources, 0);
 	log_info("reloaded \"%s\": %zu source(s) kept running, %zu restarted, %zu added, %zu removed",
 		 r->path, kept, restarted, added, removed);
 	sd_notify(0, "READY=1");
@@ -269,6 +303,8 @@ supervise(struct running *r, const sigset_t *signals)
 		char status[1024];
 		size_t len = 0;
 
+		if (r->metrics)
+			metrics_main_beat(r->metrics);
 		sig = sigtimedwait(signals, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
@@ -384,6 +420,20 @@ cmd_run(const char *path, const char *level_override)
 	}
 	r.cfgs[r.n_cfgs++] = cfg;
 	r.cur = cfg;
+	if (cfg->metrics.listen) {
+		char errstr[512] = "";
+
+		/* a reload may block the main loop for a drain: /healthz allows for it */
+		r.metrics = metrics_new(&cfg->metrics, OUTBOX_RELAY_VERSION,
+					cfg->drain_timeout_ms + 30000, errstr, sizeof(errstr));
+		if (!r.metrics) {
+			log_fatal("%s", errstr);
+			free(r.cfgs);
+			free(r.pipes);
+			conf_destroy(cfg);
+			return EXIT_UNAVAILABLE;
+		}
+	}
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		char errstr[512] = "";
 
@@ -395,12 +445,14 @@ cmd_run(const char *path, const char *level_override)
 			break;
 		}
 	}
+	show_pipelines(&r, r.pipes, cfg->n_sources, 1);
 	if (!got_stop_signal)
 		supervise(&r, &signals);
 	else
 		sd_notify(0, "STOPPING=1");
 	log_info("stopping: waiting for events in flight (at most %lld ms)", r.cur->drain_timeout_ms);
 	pipeline_request_stop();
+	metrics_destroy(r.metrics);	/* before the pipelines it reads are freed */
 	for (size_t i = 0; i < r.cur->n_sources; i++)
 		pipeline_join(r.pipes[i]);
 	free(r.pipes);

@@ -25,6 +25,9 @@
 #define MARK_BATCH 4096		/* ids per UPDATE */
 #define BROKER_CHECK_TIMEOUT_MS 5000
 #define PROGRESS_LOG_SECONDS 30
+#define BACKLOG_EVERY_MS 5000		/* poll: how often the backlog is counted, for the metrics */
+#define BROKER_RECHECK_MS 1000		/* while every broker is down: how often to ask again */
+#define BROKER_RECHECK_TIMEOUT_MS 200
 
 static atomic_int stop_requested;
 static pthread_mutex_t stop_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -64,6 +67,9 @@ struct pipeline {
 	} suspects[PRODUCE_MAX_REJECTIONS];
 	size_t n_suspects;
 	struct retention retention;	/* poll mode */
+	struct produce_stats stats;	/* every session's delivery reports */
+	unsigned long long sessions;
+	long long next_backlog_ms, next_broker_check_ms;
 	/* what other threads may read (pipeline_status) */
 	atomic_int state;			/* enum pipeline_state */
 	atomic_llong heartbeat_ms;		/* clock_mono_ms() when the loop last went round */
@@ -71,6 +77,11 @@ struct pipeline {
 	atomic_size_t in_flight_shared;
 	atomic_ullong lag_shared;		/* logical: bytes the server sent beyond the ack */
 	atomic_int stop_one;			/* pipeline_stop: this one only */
+	atomic_ullong sessions_shared, failures_shared;
+	atomic_int brokers_down_shared;
+	atomic_llong queue_shared, last_ack_shared, backlog_shared;
+	atomic_llong oldest_ms_shared;		/* backlog age, in ms */
+	atomic_ullong latency_shared[PRODUCE_LATENCY_BUCKETS + 1], latency_sum_shared;
 };
 
 enum session_end { SESSION_STOPPED, SESSION_RETRY };
@@ -124,6 +135,16 @@ beat(struct pipeline *p)
 
 		atomic_store(&p->lag_shared, sent > p->acked_lsn ? sent - p->acked_lsn : 0);
 	}
+	if (p->prod)
+		produce_take_stats(p->prod, &p->stats);
+	atomic_store(&p->sessions_shared, p->sessions);
+	atomic_store(&p->brokers_down_shared, p->prod ? produce_brokers_down(p->prod) : 0);
+	atomic_store(&p->queue_shared, p->prod ? produce_queue_len(p->prod) : 0);
+	atomic_store(&p->failures_shared, p->stats.failed);
+	atomic_store(&p->last_ack_shared, p->stats.last_ack_unix_ms);
+	for (size_t b = 0; b <= PRODUCE_LATENCY_BUCKETS; b++)
+		atomic_store(&p->latency_shared[b], p->stats.latency[b]);
+	atomic_store(&p->latency_sum_shared, p->stats.latency_sum_us);
 }
 
 static void
@@ -144,6 +165,57 @@ pipeline_status(struct pipeline *p, struct pipeline_status *out)
 	out->dead_lettered = atomic_load(&p->dl_shared);
 	out->in_flight = atomic_load(&p->in_flight_shared);
 	out->lag_bytes = atomic_load(&p->lag_shared);
+	out->sessions = atomic_load(&p->sessions_shared);
+	out->brokers_down = atomic_load(&p->brokers_down_shared);
+	out->queue_depth = atomic_load(&p->queue_shared);
+	out->backlog_rows = atomic_load(&p->backlog_shared);
+	out->oldest_unpublished_s = (double)atomic_load(&p->oldest_ms_shared) / 1000.0;
+	out->delivery_failures = atomic_load(&p->failures_shared);
+	out->last_ack_unix_ms = atomic_load(&p->last_ack_shared);
+	for (size_t b = 0; b <= PRODUCE_LATENCY_BUCKETS; b++)
+		out->latency[b] = atomic_load(&p->latency_shared[b]);
+	out->latency_sum_us = atomic_load(&p->latency_sum_shared);
+}
+
+/*
+ * Poll mode, for the metrics: counts the backlog every BACKLOG_EVERY_MS, on the pipeline's own
+ * connection (never from the HTTP thread). Returns 0, or -1 when the database refused (the
+ * session must end, like any other database error).
+ */
+static int
+measure_backlog(struct pipeline *p)
+{
+	char errstr[1024];
+	long long rows;
+	double oldest;
+
+	if (clock_mono_ms() < p->next_backlog_ms)
+		return 0;
+	p->next_backlog_ms = clock_mono_ms() + BACKLOG_EVERY_MS;
+	if (poll_backlog(p->ps, &rows, &oldest, errstr, sizeof(errstr)) != 0) {
+		log_error("source \"%s\": %s", p->src->name, errstr);
+		return -1;
+	}
+	atomic_store(&p->backlog_shared, rows);
+	atomic_store(&p->oldest_ms_shared, (long long)(oldest * 1000.0));
+	return 0;
+}
+
+/*
+ * While librdkafka reports every broker down, asks for metadata now and then (briefly), so that
+ * an idle source notices the broker is back without waiting for a delivery.
+ */
+static void
+recheck_brokers(struct pipeline *p)
+{
+	char errstr[512];
+
+	if (!produce_brokers_down(p->prod) || clock_mono_ms() < p->next_broker_check_ms)
+		return;
+	p->next_broker_check_ms = clock_mono_ms() + BROKER_RECHECK_MS;
+	if (produce_check_brokers(p->prod, BROKER_RECHECK_TIMEOUT_MS, errstr, sizeof(errstr)) == 0)
+		log_info("source \"%s\": Kafka brokers \"%s\" reachable again", p->src->name,
+			 p->cfg->brokers);
 }
 
 /* Waits ms milliseconds, or less when a stop is requested; beats at least once a second. */
@@ -545,8 +617,9 @@ run_active(struct pipeline *p)
 		produce_poll(p->prod, 0);
 		if (produce_failed(p->prod, errstr, sizeof(errstr)))
 			return SESSION_RETRY;
-		if (checkpoint(p, 0) != 0)
+		if (checkpoint(p, 0) != 0 || measure_backlog(p) != 0)
 			return SESSION_RETRY;
+		recheck_brokers(p);
 
 		if (ackwin_head_failed(p->win) && !rewinding) {
 			char first[256];
@@ -678,6 +751,7 @@ run_logical(struct pipeline *p)
 		produce_poll(p->prod, 0);
 		if (produce_failed(p->prod, errstr, sizeof(errstr)) || checkpoint(p, 0) != 0)
 			return SESSION_RETRY;
+		recheck_brokers(p);
 		if (ackwin_head_failed(p->win)) {
 			char first[256];
 			unsigned long long n = produce_take_failures(p->prod, first, sizeof(first));
@@ -825,6 +899,7 @@ out:
 	if (stopping(p))
 		end = SESSION_STOPPED;
 	take_rejections(p);
+	beat(p);	/* the last reports of the session into the lifetime stats */
 	produce_destroy(p->prod);
 	p->prod = NULL;
 	if (p->ls)
@@ -845,6 +920,7 @@ pipeline_main(void *arg)
 	while (!stopping(p)) {
 		unsigned long long published_before = p->published;
 
+		p->sessions++;
 		set_state(p, PIPELINE_CONNECTING);
 		if (session(p) == SESSION_STOPPED)
 			break;
@@ -893,6 +969,7 @@ pipeline_start(const struct conf *cfg, size_t index, char *errstr, size_t errstr
 		return NULL;
 	}
 	atomic_store(&p->heartbeat_ms, clock_mono_ms());
+	atomic_store(&p->backlog_shared, -1);
 	if ((err = pthread_create(&p->thread, NULL, pipeline_main, p)) != 0) {
 		snprintf(errstr, errstr_size, "could not start thread: %s", strerror(err));
 		poll_destroy(p->ps);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "produce.h"
 
 struct pipeline;
 
@@ -37,6 +38,18 @@ struct pipeline_status {
 	unsigned long long published, dead_lettered;
 	size_t in_flight;
 	unsigned long long lag_bytes;	/* logical: WAL sent by the server beyond the last ack */
+	unsigned long long sessions;	/* sessions started (the first one and every reconnect) */
+	int brokers_down;		/* active, but the producer has heard from no broker since
+					 * librdkafka found them all down */
+	long long queue_depth;		/* messages in the producer's queues; 0 without one */
+	long long backlog_rows;		/* poll: unpublished rows; -1 = not measured yet */
+	double oldest_unpublished_s;	/* poll: age of the oldest unpublished row */
+	/* delivery reports over the pipeline's lifetime (every session) */
+	unsigned long long delivery_failures;
+	long long last_ack_unix_ms;	/* 0: none yet */
+	unsigned long long latency[PRODUCE_LATENCY_BUCKETS + 1];	/* per bucket, see
+									 * produce_stats */
+	unsigned long long latency_sum_us;
 };
 
 /*

@@ -30,6 +30,8 @@ struct poll_source {
 
 	char *idbuf;		/* "{1,2,3}" for poll_mark */
 	size_t idbuf_cap;
+
+	char backlog_sql[512];	/* poll_backlog's query, built by poll_connect */
 };
 
 struct poll_source *
@@ -233,6 +235,14 @@ poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 
 	if (present[COL_PUBLISHED_AT])
 		snprintf(unpublished, sizeof(unpublished), "\"%s\" IS NULL", unpublished_col);
+	/* the same condition as the fetch, so the partial index on the unpublished rows serves it */
+	if (present[COL_CREATED_AT])
+		snprintf(ps->backlog_sql, sizeof(ps->backlog_sql),
+			 "SELECT count(*), extract(epoch FROM now() - min(\"%s\")) FROM %s WHERE %s",
+			 src->columns[COL_CREATED_AT], ps->qualified, unpublished);
+	else
+		snprintf(ps->backlog_sql, sizeof(ps->backlog_sql),
+			 "SELECT count(*), NULL FROM %s WHERE %s", ps->qualified, unpublished);
 
 	if (ps->has_txid)
 		snprintf(sql, sizeof(sql),
@@ -470,6 +480,22 @@ poll_retention(struct poll_source *ps, long long retention_ms, long long batch,
 		return fail(ps, res, "could not delete published rows past retention", errstr,
 			    errstr_size);
 	*deleted = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int
+poll_backlog(struct poll_source *ps, long long *rows, double *oldest_s, char *errstr,
+	     size_t errstr_size)
+{
+	PGresult *res = PQexec(ps->conn, ps->backlog_sql);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return fail(ps, res, "could not count the unpublished rows", errstr, errstr_size);
+	*rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*oldest_s = PQgetisnull(res, 0, 1) ? 0.0 : strtod(PQgetvalue(res, 0, 1), NULL);
+	if (*oldest_s < 0)
+		*oldest_s = 0.0;	/* created_at in the future: clocks apart */
 	PQclear(res);
 	return 0;
 }

@@ -92,4 +92,12 @@ void poll_rewind(struct poll_source *ps);
 int poll_retention(struct poll_source *ps, long long retention_ms, long long batch,
 		   long long *deleted, char *errstr, size_t errstr_size);
 
+/*
+ * The backlog, for the metrics: the number of unpublished rows and the age in seconds of the
+ * oldest (0 when there is none, or the table has no created_at column). One count over the
+ * partial index of the unpublished rows. Returns 0, or -1 with errstr.
+ */
+int poll_backlog(struct poll_source *ps, long long *rows, double *oldest_s, char *errstr,
+		 size_t errstr_size);
+
 #endif

@@ -27,6 +27,12 @@ struct producer {
 	int wake[2];		/* librdkafka writes a byte to wake[1] when reports are waiting */
 	struct produce_rejection rejections[PRODUCE_MAX_REJECTIONS];
 	size_t n_rejections;
+	int brokers_down;	/* ALL_BROKERS_DOWN, and no broker heard from since */
+	struct produce_stats stats;	/* since the last produce_take_stats */
+};
+
+const double produce_latency_bounds[PRODUCE_LATENCY_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 };
 
 /* Properties whose value the relay's guarantees depend on; the config may not change them. */
@@ -72,6 +78,10 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	    err == RD_KAFKA_RESP_ERR__RESOLVE) {
 		time_t now = time(NULL);
 
+		/* an idle poll source stays active while no broker answers: readiness needs this */
+		if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+			p->brokers_down = 1;
+
 		/* librdkafka repeats this on every reconnect attempt; once every 10 s is plenty */
 		if (now - p->last_unreachable_log >= 10) {
 			p->last_unreachable_log = now;
@@ -99,6 +109,29 @@ permanent(rd_kafka_resp_err_t err)
 	}
 }
 
+/* Counts an acked record into the stats: last ack time and created_at-to-ack latency. */
+static void
+record_ack(struct producer *p, const rd_kafka_message_t *m)
+{
+	struct timespec ts;
+	rd_kafka_timestamp_type_t type;
+	int64_t created = rd_kafka_message_timestamp(m, &type);
+	long long now_ms, latency_ms;
+	size_t b = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	p->stats.acked++;
+	p->stats.last_ack_unix_ms = now_ms;
+	if (created <= 0 || type != RD_KAFKA_TIMESTAMP_CREATE_TIME)
+		return;	/* no timestamp to measure from */
+	latency_ms = now_ms - created > 0 ? now_ms - created : 0;
+	while (b < PRODUCE_LATENCY_BUCKETS && (double)latency_ms / 1000.0 > produce_latency_bounds[b])
+		b++;
+	p->stats.latency[b]++;
+	p->stats.latency_sum_us += (unsigned long long)latency_ms * 1000;
+}
+
 static void
 delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -109,6 +142,7 @@ delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err) {
 		/* one line per failed event would flood the log when a broker goes away with
 		 * thousands in flight: count them, the pipeline reports once */
+		p->stats.failed++;
 		if (p->failed++ == 0)
 			snprintf(p->last_failure, sizeof(p->last_failure), "topic \"%s\": %s",
 				 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -123,6 +157,8 @@ delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		return;
 	}
 	p->acked++;
+	p->brokers_down = 0;
+	record_ack(p, m);
 	ackwin_settle(p->win, seq, 1);
 }
 
@@ -270,6 +306,7 @@ produce_check_brokers(struct producer *p, int timeout_ms, char *errstr, size_t e
 		return -1;
 	}
 	rd_kafka_metadata_destroy(md);
+	p->brokers_down = 0;
 	return 0;
 }
 
@@ -391,4 +428,29 @@ produce_take_rejections(struct producer *p, struct produce_rejection *out, size_
 	memmove(p->rejections, p->rejections + n, (p->n_rejections - n) * sizeof(*out));
 	p->n_rejections -= n;
 	return n;
+}
+
+void
+produce_take_stats(struct producer *p, struct produce_stats *acc)
+{
+	acc->acked += p->stats.acked;
+	acc->failed += p->stats.failed;
+	if (p->stats.last_ack_unix_ms)
+		acc->last_ack_unix_ms = p->stats.last_ack_unix_ms;
+	for (size_t b = 0; b <= PRODUCE_LATENCY_BUCKETS; b++)
+		acc->latency[b] += p->stats.latency[b];
+	acc->latency_sum_us += p->stats.latency_sum_us;
+	memset(&p->stats, 0, sizeof(p->stats));
+}
+
+int
+produce_brokers_down(const struct producer *p)
+{
+	return p->brokers_down;
+}
+
+long long
+produce_queue_len(struct producer *p)
+{
+	return rd_kafka_outq_len(p->rk);
 }

@@ -46,7 +46,10 @@ struct producer *produce_new(const struct conf *cfg, const struct conf_source *s
 /* Purges what is still queued (those events are simply not marked) and destroys. NULL: no-op. */
 void produce_destroy(struct producer *p);
 
-/* Asks the cluster for metadata: 0 when a broker answered within timeout_ms, else -1 + errstr. */
+/*
+ * Asks the cluster for metadata: 0 when a broker answered within timeout_ms (which also clears
+ * produce_brokers_down), else -1 + errstr.
+ */
 int produce_check_brokers(struct producer *p, int timeout_ms, char *errstr, size_t errstr_size);
 
 /*
@@ -101,5 +104,33 @@ struct produce_rejection {
  */
 #define PRODUCE_MAX_REJECTIONS 64
 size_t produce_take_rejections(struct producer *p, struct produce_rejection *out, size_t max);
+
+/* Upper bounds (seconds) of the end-to-end latency histogram's buckets, ascending. */
+#define PRODUCE_LATENCY_BUCKETS 13
+extern const double produce_latency_bounds[PRODUCE_LATENCY_BUCKETS];
+
+/*
+ * What the delivery reports said, for the metrics. Latency is created_at (the record's
+ * timestamp) to the broker's ack, as seen by this host's clock.
+ */
+struct produce_stats {
+	unsigned long long acked, failed;	/* delivery reports */
+	long long last_ack_unix_ms;		/* 0: none yet */
+	unsigned long long latency[PRODUCE_LATENCY_BUCKETS + 1];	/* per bucket (not
+						 * cumulative); the last one: beyond every bound */
+	unsigned long long latency_sum_us;
+};
+
+/* Adds what was reported since the last call to acc, and starts counting again from zero. */
+void produce_take_stats(struct producer *p, struct produce_stats *acc);
+
+/*
+ * Whether every broker was down at the last word from librdkafka (its ALL_BROKERS_DOWN error)
+ * and none has been heard from since (a delivery or a produce_check_brokers that succeeded).
+ */
+int produce_brokers_down(const struct producer *p);
+
+/* Messages in librdkafka's queues: waiting to be sent, in flight, or reports not yet served. */
+long long produce_queue_len(struct producer *p);
 
 #endif

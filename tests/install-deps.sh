@@ -20,7 +20,7 @@ REGISTRY_LIB=${REGISTRY_LIB:-$REPO/tests/registry/lib}
 PACKAGES=(
   build-essential pkg-config
   librdkafka-dev libavro-dev libconfig-dev libcmocka-dev libjansson-dev
-  libcurl4-openssl-dev libsystemd-dev libpq-dev
+  libcurl4-openssl-dev libsystemd-dev libpq-dev libmicrohttpd-dev
   postgresql kcat openjdk-17-jre-headless maven curl
   systemd
 )

@@ -195,6 +195,34 @@ static const struct {
     { "required_headers with an empty name", KAFKA SRC "    required_headers = [\"a\", \"\"]; #!\n" SRC_END,
       { "\"required_headers\": element 2 must be a non-empty string" } },
 
+    /* metrics */
+    { "metrics not a group", KAFKA "metrics = \"127.0.0.1:9187\"; #!\n" SRC SRC_END,
+      { "\"metrics\" must be a group" } },
+    { "metrics without listen", KAFKA "metrics = { }; #!\n" SRC SRC_END,
+      { "metrics: \"listen\" is required" } },
+    { "metrics unknown key", KAFKA "metrics = {\n  listen = \"127.0.0.1:1\";\n  port = 1; #!\n};\n"
+      SRC SRC_END, { "unknown key \"port\" in \"metrics\"" } },
+    { "metrics listen not a string", KAFKA "metrics = {\n  listen = 9187; #!\n};\n" SRC SRC_END,
+      { "\"listen\" must be a string" } },
+    { "metrics listen without port", KAFKA "metrics = { listen = \"127.0.0.1\"; }; #!\n" SRC SRC_END,
+      { "\"listen\" must be \"IPv4:port\" or \"[IPv6]:port\"", "not \"127.0.0.1\"" } },
+    { "metrics port too large", KAFKA "metrics = { listen = \"127.0.0.1:65536\"; }; #!\n" SRC SRC_END,
+      { "with a port from 0 to 65535" } },
+    { "metrics port not a number", KAFKA "metrics = { listen = \"127.0.0.1:http\"; }; #!\n" SRC SRC_END,
+      { "with a port from 0 to 65535" } },
+    { "metrics empty port", KAFKA "metrics = { listen = \"127.0.0.1:\"; }; #!\n" SRC SRC_END,
+      { "\"listen\" must be" } },
+    { "metrics negative port", KAFKA "metrics = { listen = \"127.0.0.1:-1\"; }; #!\n" SRC SRC_END,
+      { "\"listen\" must be" } },
+    { "metrics host name", KAFKA "metrics = { listen = \"localhost:9187\"; }; #!\n" SRC SRC_END,
+      { "\"listen\" must be" } },
+    { "metrics IPv6 without brackets", KAFKA "metrics = { listen = \"::1:9187\"; }; #!\n" SRC SRC_END,
+      { "\"listen\" must be" } },
+    { "metrics IPv6 unclosed", KAFKA "metrics = { listen = \"[::1:9187\"; }; #!\n" SRC SRC_END,
+      { "\"listen\" must be" } },
+    { "metrics IPv4 in brackets", KAFKA "metrics = { listen = \"[127.0.0.1]:9187\"; }; #!\n" SRC SRC_END,
+      { "\"listen\" must be" } },
+
     /* keys of a source */
     { "unknown source key", KAFKA SRC "    bach_size = 10; #!\n" SRC_END,
       { "unknown key \"bach_size\" in source" } },
@@ -646,6 +674,41 @@ static void test_table_split(void **state)
     }
 }
 
+/* The metrics group: absent = disabled; listen split into address and port. */
+static const struct {
+    const char *listen;
+    const char *host;
+    int ipv6, port;
+} metrics_cases[] = {
+    { "127.0.0.1:9187", "127.0.0.1", 0, 9187 },
+    { "0.0.0.0:0", "0.0.0.0", 0, 0 },
+    { "10.1.2.3:65535", "10.1.2.3", 0, 65535 },
+    { "[::1]:9187", "::1", 1, 9187 },
+    { "[fe80::1:2]:80", "fe80::1:2", 1, 80 },
+};
+
+static void test_metrics(void **state)
+{
+    struct conf *cfg;
+
+    (void)state;
+    cfg = load_ok(KAFKA SRC SRC_END);
+    assert_null(cfg->metrics.listen);
+    conf_destroy(cfg);
+    for (size_t i = 0; i < ARRAY_SIZE(metrics_cases); i++) {
+        char text[512];
+
+        snprintf(text, sizeof(text), KAFKA "metrics = { listen = \"%s\"; };\n" SRC SRC_END,
+                 metrics_cases[i].listen);
+        cfg = load_ok(text);
+        assert_string_equal(cfg->metrics.listen, metrics_cases[i].listen);
+        assert_string_equal(cfg->metrics.host, metrics_cases[i].host);
+        assert_int_equal(cfg->metrics.ipv6, metrics_cases[i].ipv6);
+        assert_int_equal(cfg->metrics.port, metrics_cases[i].port);
+        conf_destroy(cfg);
+    }
+}
+
 static void test_kafka_properties(void **state)
 {
     static const char text[] =
@@ -1081,6 +1144,7 @@ int main(void)
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_retention_modes),
         cmocka_unit_test(test_table_split),
+        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_kafka_properties),
         cmocka_unit_test(test_kafka_long_value_kept),
         cmocka_unit_test(test_kafka_float_kept),
