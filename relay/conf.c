@@ -848,6 +848,18 @@ parse_log(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t er
 		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
 		enum log_level lvl;
 
+		if (strcmp(config_setting_name(s), "format") == 0) {
+			const char *v = config_setting_type(s) == CONFIG_TYPE_STRING
+				? config_setting_get_string(s) : "";
+
+			if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0) {
+				seterr(errstr, errstr_size, cfg->path, line_of(s),
+				       "\"format\" must be \"text\" or \"json\"");
+				return -1;
+			}
+			cfg->log_json = strcmp(v, "json") == 0;
+			continue;
+		}
 		if (strcmp(config_setting_name(s), "level") != 0) {
 			seterr(errstr, errstr_size, cfg->path, line_of(s), "unknown key \"%s\" in \"log\"",
 			       config_setting_name(s));
@@ -1078,6 +1090,7 @@ conf_print_help(FILE *out)
 	fprintf(out, "                           (e.g. linger_ms = 5; security_protocol = \"SASL_SSL\";)\n");
 	fprintf(out, "                           enable.idempotence and acks are fixed (true, all)\n");
 	fprintf(out, "log = { level = \"info\"; }  debug | info | warning | error\n");
+	fprintf(out, "log = { format = \"text\"; } text (PostgreSQL style) | json (one object a line)\n");
 	fprintf(out, "drain_timeout_ms = 30000   bound on waiting for acks when stopping\n");
 	fprintf(out, "metrics = { ... }          optional; without it no HTTP endpoint is served\n");
 	fprintf(out, "  listen                   string, required: \"IPv4:port\" or \"[IPv6]:port\"\n");

@@ -114,6 +114,7 @@ struct conf {
 	struct conf_kafka_property *kafka_props;
 	size_t n_kafka_props;
 	int log_level;			/* enum log_level */
+	int log_json;			/* log.format = "json" */
 	long long drain_timeout_ms;	/* bound on waiting for acks at shutdown */
 	struct conf_source *sources;
 	size_t n_sources;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static atomic_int min_level = LOG_LEVEL_INFO;
+static atomic_int json_lines;
 static int journal_format;
 
 static const struct {
@@ -63,6 +64,29 @@ log_init(void)
 }
 
 void
+log_set_json(int on)
+{
+	atomic_store_explicit(&json_lines, on, memory_order_relaxed);
+}
+
+/* Appends s to line as the inside of a JSON string (quotes, backslashes, controls escaped). */
+static size_t
+json_escape(char *line, size_t len, size_t cap, const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c && len + 7 < cap; c++) {
+		if (*c == '"' || *c == '\\') {
+			line[len++] = '\\';
+			line[len++] = (char)*c;
+		} else if (*c < 0x20) {
+			len += (size_t)snprintf(line + len, cap - len, "\\u%04x", *c);
+		} else {
+			line[len++] = (char)*c;
+		}
+	}
+	return len;
+}
+
+void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[4096], msg[4096];
@@ -73,6 +97,30 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed))
 		return;
 
+	if (atomic_load_explicit(&json_lines, memory_order_relaxed)) {
+		struct timeval tv;
+		struct tm tm;
+		char ts[32], prio[8] = "";
+
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		if (journal_format)
+			snprintf(prio, sizeof(prio), "<%d>", levels[level].syslog_priority);
+		n = snprintf(line, sizeof(line), "%s{\"time\":\"%s.%03dZ\",\"pid\":%d,"
+			     "\"level\":\"%s\",\"message\":\"", prio, ts, (int)(tv.tv_usec / 1000),
+			     (int)getpid(), levels[level].name);
+		len = n > 0 ? (size_t)n : 0;
+		va_start(ap, fmt);
+		n = vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		if (n > 0)
+			len = json_escape(line, len, sizeof(line) - 3, msg);
+		line[len++] = '"';
+		line[len++] = '}';
+		line[len++] = '\n';
+		goto write;
+	}
 	if (journal_format) {
 		n = snprintf(line, sizeof(line), "<%d>%s:  ", levels[level].syslog_priority,
 			     levels[level].tag);
@@ -98,7 +146,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 			line[len++] = *m;
 	}
 	line[len++] = '\n';
-
+write:;
 	ssize_t off = 0;
 	while ((size_t)off < len) {
 		ssize_t w = write(STDERR_FILENO, line + off, len - (size_t)off);

@@ -4,6 +4,9 @@
  * Every thread logs through here. On a terminal or a plain file each line carries a timestamp,
  * the pid and the level; under systemd (JOURNAL_STREAM set and pointing at our stderr) lines
  * carry a "<N>" syslog priority prefix instead, which journald turns into the entry's priority.
+ * With JSON lines on, each line is one object instead:
+ *   {"time":"2026-11-21T09:00:00.123Z","pid":42,"level":"info","message":"..."}
+ * (still after the "<N>" prefix under journald).
  */
 #ifndef OUTBOX_RELAY_LOG_H
 #define OUTBOX_RELAY_LOG_H
@@ -21,6 +24,9 @@ void log_set_level(enum log_level level);
 
 /* Parses "debug", "info", "warning", "error"; returns 0 and fills *level, or -1. */
 int log_level_parse(const char *name, enum log_level *level);
+
+/* JSON lines (log.format = "json") or PostgreSQL-style text. Thread-safe. */
+void log_set_json(int on);
 
 /* Decides between journald and plain format by looking at JOURNAL_STREAM. Call once at start. */
 void log_init(void);

@@ -210,6 +210,7 @@ reload(struct running *r)
 		log_warning("reload: the metrics listener is read at start only; restart to apply "
 			    "the change of \"metrics\"");
 	log_set_level((enum log_level)next->log_level);
+	log_set_json(next->log_json);
 	if (r->level_override && log_level_parse(r->level_override, &lvl) == 0)
 		log_set_level(lvl);
 
@@ -386,6 +387,7 @@ cmd_run(const char *path, const char *level_override)
 	if (!cfg)
 		return EXIT_CONFIG;
 	log_set_level((enum log_level)cfg->log_level);
+	log_set_json(cfg->log_json);
 	if (level_override) {
 		log_level_parse(level_override, &lvl);
 		log_set_level(lvl);

@@ -127,6 +127,8 @@ static const struct {
       { "unknown key \"lvl\" in \"log\"" } },
     { "bad log level", KAFKA "log = { level = \"loud\"; }; #!\n" SRC SRC_END,
       { "\"level\" must be one of", "\"debug\", \"info\", \"warning\", \"error\"" } },
+    { "bad log format", KAFKA "log = { format = \"xml\"; }; #!\n" SRC SRC_END,
+      { "\"format\" must be \"text\" or \"json\"" } },
     { "log not a group", KAFKA "log = \"debug\"; #!\n" SRC SRC_END,
       { "\"log\" must be a group" } },
     { "drain_timeout_ms negative", KAFKA "drain_timeout_ms = -1; #!\n" SRC SRC_END,
