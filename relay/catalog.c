@@ -34,16 +34,7 @@ static int
 catalog_error(PGconn *conn, PGresult *res, const struct conf_source *src, char *errstr,
 	      size_t errstr_size)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	if (state && strcmp(state, "42P01") == 0) {
-		snprintf(errstr, errstr_size,
-			 "schema catalog %s.%s_schemas does not exist; apply the migrations "
-			 "(outbox-relay migrate) first", src->schema_name, src->table_name);
-		PQclear(res);
-		return -1;
-	}
-	return db_error(conn, res, "schema catalog", errstr, errstr_size);
+	return db_table_error(conn, res, src, "_schemas", "schema catalog", errstr, errstr_size);
 }
 
 int

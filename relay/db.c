@@ -64,6 +64,22 @@ db_error(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t err
 	return -1;
 }
 
+int
+db_table_error(PGconn *conn, PGresult *res, const struct conf_source *src, const char *suffix,
+	       const char *what, char *errstr, size_t errstr_size)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (state && strcmp(state, "42P01") == 0) {
+		snprintf(errstr, errstr_size, "%s: %s.%s%s does not exist; apply the migrations "
+			 "(outbox-relay migrate) first", what, src->schema_name, src->table_name,
+			 suffix);
+		PQclear(res);
+		return -1;
+	}
+	return db_error(conn, res, what, errstr, errstr_size);
+}
+
 PGconn *
 db_command_connect(const struct conf *cfg, const char *name, const char *cmd,
 		   const struct conf_source **src, int *exit_code)

@@ -27,6 +27,14 @@ PGconn *db_connect(const struct conf_source *src, int replication, char *server,
 int db_error(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t errstr_size);
 
 /*
+ * db_error for a query on one of a source's side tables, <schema>.<table><suffix> (the schema
+ * catalog, the dead-letter record, the replay history): when the table does not exist the
+ * message says to apply the migrations. Clears res; returns -1.
+ */
+int db_table_error(PGconn *conn, PGresult *res, const struct conf_source *src,
+		   const char *suffix, const char *what, char *errstr, size_t errstr_size);
+
+/*
  * For the commands (schema, replay): picks the source called name in cfg (the only one when name
  * is NULL) and connects to it. Returns the connection, or NULL after printing
  * "outbox-relay CMD: ..." to stderr with *exit_code 64 (no such source, or several and no name)

@@ -18,7 +18,6 @@ deadletter_record(PGconn *conn, const struct conf_source *src, const struct outb
 	const char *params[12];
 	PGresult *res;
 	char *payload = NULL;
-	int rc = 0;
 
 	if (ev->payload && !(payload = strndup(ev->payload, ev->payload_len))) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -50,18 +49,9 @@ deadletter_record(PGconn *conn, const struct conf_source *src, const struct outb
 	params[11] = topic;
 	res = PQexecParams(conn, sql, 12, NULL, params, NULL, NULL, 0);
 	free(payload);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		if (state && strcmp(state, "42P01") == 0) {
-			snprintf(errstr, errstr_size, "%s.%s_dead_letters does not exist; apply the "
-				 "migrations (outbox-relay migrate) first", src->schema_name,
-				 src->table_name);
-			PQclear(res);
-			return -1;
-		}
-		return db_error(conn, res, "recording the dead letter", errstr, errstr_size);
-	}
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return db_table_error(conn, res, src, "_dead_letters", "recording the dead letter",
+				      errstr, errstr_size);
 	PQclear(res);
-	return rc;
+	return 0;
 }

@@ -206,7 +206,7 @@ show_history(PGconn *conn, const struct conf_source *src)
 		 "FROM \"%s\".\"%s_replays\" ORDER BY id", src->schema_name, src->table_name);
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		db_error(conn, res, "replay history", errstr, sizeof(errstr));
+		db_table_error(conn, res, src, "_replays", "replay history", errstr, sizeof(errstr));
 		fprintf(stderr, "outbox-relay replay: %s\n", errstr);
 		return EXIT_UNAVAILABLE;
 	}
@@ -520,15 +520,8 @@ run_replay(const struct conf *cfg, const struct conf_source *src, PGconn *conn,
 		res = PQexecParams(conn, sql, 6, NULL, hp, NULL, NULL, 0);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		if (state && strcmp(state, "42P01") == 0)
-			snprintf(errstr, sizeof(errstr), "%s.%s_replays does not exist; apply the "
-				 "migrations (outbox-relay migrate) first", src->schema_name,
-				 src->table_name);
-		else
-			db_error(conn, res, "recording the replay", errstr, sizeof(errstr));
-		PQclear(res);
+		db_table_error(conn, res, src, "_replays", "recording the replay", errstr,
+			       sizeof(errstr));
 		fprintf(stderr, "outbox-relay replay: %s\n", errstr);
 		return EXIT_UNAVAILABLE;
 	}

@@ -45,6 +45,11 @@ bad "unknown source" 'no source "nope"' --source nope --from-id 1 --to-id 2
 bad "a range with no events" 'no events .* match' --from-id 5000 --to-id 6000
 bad "large replay off a terminal" 'not sent without --yes' --from-id 1 --to-id 1200
 [ "$(count_with outbox.event.order 'replay=')" -eq 0 ] || fail "bad input sent something"
+# an outbox without the migrations' side tables: the history says what to do
+relay_conf -o "$T/nomig.conf" -s nm -t public.nomig
+rc=0; "$OUTBOX_RELAY" replay -c "$T/nomig.conf" --history >"$T/nomig.out" 2>&1 || rc=$?
+[ "$rc" -eq 69 ] && grep -q 'public.nomig_replays does not exist; apply the migrations' "$T/nomig.out" \
+  || fail "history without the migrations: exit $rc: $(cat "$T/nomig.out")"
 
 # --- dry run ------------------------------------------------------------------------------------
 replay --from-id 10 --to-id 19 --dry-run >"$T/dry.out" 2>&1 || { cat "$T/dry.out" >&2; fail "dry run failed"; }
