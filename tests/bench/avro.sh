@@ -31,15 +31,13 @@ load_backlog() {  # load_backlog AGGREGATE_TYPE
 }
 
 drain() {  # drain FORMAT RUN: loads, drains, appends "rate rss_kb" to $T/FORMAT
-  local format=$1 run=$2 type=bench_$1_$2 start ms rate rss
+  local format=$1 run=$2 type=bench_$1_$2 ms rate rss
   load_backlog "$type"
   kafka_create_topic "outbox.event.$type"
   relay_conf -o "$T/$type.conf" -s bench -x "format = \"$format\"; framing = \"single-object\";"
-  start=$(now_ms)
-  relay_start "$T/$type.conf" "$T/$type.log"
-  wait_for "$format run $run: $EVENTS rows marked" "$DRAIN_TIMEOUT" pg_all_marked
-  ms=$(( $(now_ms) - start ))
-  rss=$(relay_vmhwm_kb)
+  relay_timed "$T/$type.conf" "$T/$type.log" "$format run $run: $EVENTS rows marked" \
+    "$DRAIN_TIMEOUT" pg_all_marked
+  ms=$DRAIN_MS rss=$DRAIN_RSS_KB
   relay_stop
   rate=$(( EVENTS * 1000 / ms ))
   echo "$rate $rss" >>"$T/$format"

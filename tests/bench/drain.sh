@@ -42,11 +42,9 @@ for run in $(seq 1 "$RUNS"); do
   load_backlog "$type"
   kafka_create_topic "outbox.event.$type"   # topic creation is not the relay's time
   relay_conf -o "$T/relay-$run.conf" -s bench -x "${RELAY_SOURCE_CONF:-}" -k "${RELAY_KAFKA_CONF:-}"
-  start=$(now_ms)
-  relay_start "$T/relay-$run.conf" "$T/relay-$run.log"
-  wait_for "run $run: $EVENTS rows marked" "$DRAIN_TIMEOUT" pg_all_marked
-  ms=$(( $(now_ms) - start ))
-  rss_kb=$(relay_vmhwm_kb)
+  relay_timed "$T/relay-$run.conf" "$T/relay-$run.log" "run $run: $EVENTS rows marked" \
+    "$DRAIN_TIMEOUT" pg_all_marked
+  ms=$DRAIN_MS rss_kb=$DRAIN_RSS_KB
   relay_stop
   rate=$(( EVENTS * 1000 / ms ))
   echo "$rate" >>"$T/rates"

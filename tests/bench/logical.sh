@@ -52,12 +52,10 @@ slot_restart_past() { pg_lsn_ge "$(pg_slot_restart_lsn "$1")" "$2"; }
 
 # run_relay RUN END_LSN: drains with the relay; appends to rates and rss.
 run_relay() {
-  local run=$1 end=$2 start ms rss_kb
-  start=$(now_ms)
-  relay_start "$T/relay.conf" "$T/relay-$run.log"
-  wait_for "run $run: relay confirmed $EVENTS events" "$DRAIN_TIMEOUT" pg_slot_lsn_ge "$SLOT" "$end"
-  ms=$(( $(now_ms) - start ))
-  rss_kb=$(relay_vmhwm_kb)
+  local run=$1 end=$2 ms rss_kb
+  relay_timed "$T/relay.conf" "$T/relay-$run.log" "run $run: relay confirmed $EVENTS events" \
+    "$DRAIN_TIMEOUT" pg_slot_lsn_ge "$SLOT" "$end"
+  ms=$DRAIN_MS rss_kb=$DRAIN_RSS_KB
   # let restart_lsn catch up before the next load, so that no run re-reads an older backlog
   pg_admin_sql "CHECKPOINT" >/dev/null
   wait_for "run $run: restart_lsn of $SLOT past the backlog" 120 slot_restart_past "$SLOT" "$end"

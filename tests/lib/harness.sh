@@ -621,6 +621,19 @@ registry_stop() {
   log "schema registry stopped"
 }
 
+# relay_timed CONF LOG WHAT TIMEOUT CONDITION...: starts the relay on CONF, waits (up to TIMEOUT
+# seconds) for CONDITION, and sets DRAIN_MS (from the start to the condition) and DRAIN_RSS_KB
+# (the relay's peak RSS by then). Leaves the relay running (for the benchmarks).
+relay_timed() {
+  local conf=$1 logfile=$2 what=$3 timeout=$4 start
+  shift 4
+  start=$(now_ms)
+  relay_start "$conf" "$logfile"
+  wait_for "$what" "$timeout" "$@"
+  DRAIN_MS=$(( $(now_ms) - start ))
+  DRAIN_RSS_KB=$(relay_vmhwm_kb)
+}
+
 # median: the median of the numbers on stdin, one per line (for the benchmarks).
 median() {
   sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
