@@ -18,27 +18,6 @@ OUTAGE_S=${OUTAGE_S:-30}
 SOURCE=orders
 SLOT=$(logical_slot_name "$SOURCE")
 
-# writer: a transaction of 20 events every ~0.1 s until $T/stop-writer exists.
-writer() {
-  local tx=0
-  while [ ! -e "$T/stop-writer" ]; do
-    tx=$(( tx + 1 ))
-    pg_sql "BEGIN;
-      INSERT INTO public.outbox (aggregate_type, aggregate_id, event_type, payload)
-        SELECT 'order', 'agg-' || (g % 50), 'OutageTest', jsonb_build_object('tx', $tx, 'g', g, 'style', 'row')
-        FROM generate_series(1, 10) g;
-      INSERT INTO public.outbox (aggregate_type, aggregate_id, event_type, payload)
-        SELECT 'order', 'agg-' || (g % 50), 'OutageTest', jsonb_build_object('tx', $tx, 'g', g, 'style', 'deleted')
-        FROM generate_series(11, 15) g;
-      DELETE FROM public.outbox WHERE txid = pg_current_xact_id() AND payload->>'style' = 'deleted';
-      SELECT count(public.outbox_emit_message('order', 'agg-' || (g % 50), 'OutageTest',
-                   jsonb_build_object('tx', $tx, 'g', g, 'style', 'message')))
-        FROM generate_series(16, 20) g;
-      COMMIT;" >/dev/null || { echo "writer transaction $tx failed" >"$T/writer-failed"; return 1; }
-    sleep 0.1
-  done
-}
-
 # sample_confirmed: appends "ms lsn" of the slot's confirmed_flush_lsn; true while the relay runs.
 sample_confirmed() {
   echo "$(now_ms) $(pg_slot_lsn "$SLOT")" >>"$T/samples"
@@ -57,7 +36,7 @@ truth_start
 relay_conf -o "$T/relay.conf" -s "$SOURCE" -m logical -x 'max_in_flight = 2000;'
 relay_start "$T/relay.conf" "$T/relay.log"
 wait_for "relay active" 30 log_has "$T/relay.log" "source \"$SOURCE\": active"
-writer &
+logical_writer OutageTest 50 10 5 5 0.1 &
 writer_pid=$!
 first=$(pg_slot_lsn "$SLOT")
 wait_for "the relay confirms the first events" 30 slot_confirmed_changes "$first"

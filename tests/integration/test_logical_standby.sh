@@ -15,28 +15,6 @@ set -euo pipefail
 SOURCE=orders
 SLOT=$(logical_slot_name "$SOURCE")
 
-# writer: a transaction of 10 events (rows, deleted rows, messages) every ~0.05 s until
-# $T/stop-writer exists.
-writer() {
-  local tx=0
-  while [ ! -e "$T/stop-writer" ]; do
-    tx=$(( tx + 1 ))
-    pg_sql "BEGIN;
-      INSERT INTO public.outbox (aggregate_type, aggregate_id, event_type, payload)
-        SELECT 'order', 'agg-' || (g % 20), 'StandbyTest', jsonb_build_object('tx', $tx, 'g', g, 'style', 'row')
-        FROM generate_series(1, 4) g;
-      INSERT INTO public.outbox (aggregate_type, aggregate_id, event_type, payload)
-        SELECT 'customer', 'agg-' || (g % 20), 'StandbyTest', jsonb_build_object('tx', $tx, 'g', g, 'style', 'deleted')
-        FROM generate_series(5, 7) g;
-      DELETE FROM public.outbox WHERE txid = pg_current_xact_id() AND payload->>'style' = 'deleted';
-      SELECT count(public.outbox_emit_message('order', 'agg-' || (g % 20), 'StandbyTest',
-                   jsonb_build_object('tx', $tx, 'g', g, 'style', 'message')))
-        FROM generate_series(8, 10) g;
-      COMMIT;" >/dev/null || { touch "$T/writer-failed"; return 1; }
-    sleep 0.05
-  done
-}
-
 both_running() { relay_alive "$r1" && relay_alive "$r2" && pg_slot_active "$SLOT"; }
 
 pg_start
@@ -52,7 +30,7 @@ relay_start "$T/relay.conf" "$T/relay2.log"
 r2=$RELAY_PID
 wait_for "relay 2 standby" 30 log_has "$T/relay2.log" "source \"$SOURCE\": standby"
 
-writer &
+logical_writer StandbyTest 20 4 3 3 0.05 customer &
 writer_pid=$!
 assert_for "relay 1 streams, relay 2 waits (5 s)" 5 both_running
 ! log_has "$T/relay2.log" "source \"$SOURCE\": active" || fail "relay 2 went active while relay 1 streams"

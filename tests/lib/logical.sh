@@ -203,3 +203,29 @@ missing_before() {
 
 # logical_slot_name SOURCE: the relay's default slot name for SOURCE.
 logical_slot_name() { echo "outbox_relay_${1//-/_}"; }
+
+# logical_writer TYPE AGGREGATES ROWS DELETED MESSAGES PAUSE [DELETED_AGGREGATE_TYPE]: until
+# $T/stop-writer exists, commits every PAUSE seconds one transaction of the three outbox styles:
+# ROWS kept rows, DELETED rows deleted again before COMMIT (aggregate type
+# DELETED_AGGREGATE_TYPE, default "order") and MESSAGES emit_message() events, all of event type
+# TYPE over AGGREGATES aggregates (payload: tx, g, style). A failed transaction is written to
+# $T/writer-failed and ends it with status 1.
+logical_writer() {
+  local type=$1 aggs=$2 rows=$3 del=$4 msgs=$5 pause=$6 del_type=${7:-order} tx=0
+  while [ ! -e "$T/stop-writer" ]; do
+    tx=$(( tx + 1 ))
+    pg_sql "BEGIN;
+      INSERT INTO public.outbox (aggregate_type, aggregate_id, event_type, payload)
+        SELECT 'order', 'agg-' || (g % $aggs), '$type', jsonb_build_object('tx', $tx, 'g', g, 'style', 'row')
+        FROM generate_series(1, $rows) g;
+      INSERT INTO public.outbox (aggregate_type, aggregate_id, event_type, payload)
+        SELECT '$del_type', 'agg-' || (g % $aggs), '$type', jsonb_build_object('tx', $tx, 'g', g, 'style', 'deleted')
+        FROM generate_series($rows + 1, $rows + $del) g;
+      DELETE FROM public.outbox WHERE txid = pg_current_xact_id() AND payload->>'style' = 'deleted';
+      SELECT count(public.outbox_emit_message('order', 'agg-' || (g % $aggs), '$type',
+                   jsonb_build_object('tx', $tx, 'g', g, 'style', 'message')))
+        FROM generate_series($rows + $del + 1, $rows + $del + $msgs) g;
+      COMMIT;" >/dev/null || { echo "writer transaction $tx failed" >"$T/writer-failed"; return 1; }
+    sleep "$pause"
+  done
+}
