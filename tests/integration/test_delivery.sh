@@ -40,15 +40,6 @@ write_scripts() {
   done
 }
 
-run_writers() {
-  local w pids=()
-  for w in $(seq 1 "$WRITERS"); do
-    pg_sql_file "$T/writer$w.sql" >/dev/null &
-    pids+=($!)
-  done
-  for w in "${pids[@]}"; do wait "$w" || fail "a writer session failed"; done
-}
-
 # check_headers: rows with extra headers carry them (strings as is, numbers/booleans as JSON
 # text) after the standard ones; every message has event_type, aggregate_type, schema_version.
 check_headers() {
@@ -117,7 +108,7 @@ relay_start "$T/relay.conf" "$T/relay.log"
 wait_for "relay active" 30 log_has "$T/relay.log" 'source "orders": active'
 
 start=$(now_ms)
-run_writers
+pg_sql_files_concurrently "$T"/writer*.sql
 log "writers committed $EVENTS events in $(( $(now_ms) - start )) ms"
 [ "$(pg_sql "SELECT count(*) FROM outbox")" -eq "$EVENTS" ] || fail "writers lost rows"
 if [ "$EVENTS" -ge $(( AGGREGATES * 10 )) ]; then

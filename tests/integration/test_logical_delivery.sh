@@ -68,15 +68,6 @@ write_scripts() {
   done
 }
 
-run_writers() {
-  local w pids=()
-  for w in $(seq 1 "$WRITERS"); do
-    pg_sql_file "$T/writer$w.sql" >/dev/null &
-    pids+=($!)
-  done
-  for w in "${pids[@]}"; do wait "$w" || fail "a writer session failed"; done
-}
-
 # tx_idle: the held session sits in its open transaction.
 tx_idle() {
   [ "$(pg_sql "SELECT count(*) FROM pg_stat_activity
@@ -176,7 +167,7 @@ pg_sql "BEGIN; $(hot_events early)
 wait_for "the earlier-committed events of \"hot\" in Kafka" 30 hot_in_kafka 3
 
 start=$(now_ms)
-run_writers &
+pg_sql_files_concurrently "$T"/writer*.sql &
 writers=$!
 echo "DELETE FROM public.outbox WHERE txid = pg_current_xact_id() AND payload->>'style' = 'deleted';
       COMMIT;" >&3

@@ -323,6 +323,17 @@ pg_sql() {
     "host=127.0.0.1 port=$PG_PORT dbname=${2:-$PG_DB} user=$PG_USER" -c "$1"
 }
 
+# pg_sql_files_concurrently FILE...: runs each SQL script in its own session, all at once, and
+# fails the test if any of them fails.
+pg_sql_files_concurrently() {
+  local f pid pids=()
+  for f in "$@"; do
+    pg_sql_file "$f" >/dev/null &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || fail "a writer session failed"; done
+}
+
 # pg_sql_file FILE [DBNAME]: runs a SQL script as role app.
 pg_sql_file() {
   "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
