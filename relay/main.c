@@ -287,20 +287,19 @@ supervise(struct running *r, const sigset_t *signals)
 {
 	uint64_t wd_usec = 0;
 	long long wd_ms = 0, next_ping = 0, next_status = 0, last_status_ms = clock_mono_ms();
-	unsigned long long prev[1024];
-	int prev_state[1024], ready = 0;
+	/* per source of the current configuration: published at the last STATUS, last state */
+	unsigned long long *prev = NULL;
+	int *prev_state = NULL, ready = 0;
 	char stale_logged[64] = "";
 
 	if (sd_watchdog_enabled(0, &wd_usec) > 0)
 		wd_ms = (long long)(wd_usec / 1000);
-	memset(prev, 0, sizeof(prev));
-	memset(prev_state, 0xff, sizeof(prev_state));
 	while (!got_stop_signal) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		long long now, stale_limit = wd_ms ? wd_ms / 2 : STALE_WITHOUT_WATCHDOG_MS;
 		const char *stale = NULL;
 		int all_up = 1, changed = 0, sig;
-		size_t n = r->cur->n_sources < 1024 ? r->cur->n_sources : 1024;
+		size_t n = r->cur->n_sources;
 		char status[1024];
 		size_t len = 0;
 
@@ -311,9 +310,20 @@ supervise(struct running *r, const sigset_t *signals)
 			break;
 		if (sig == SIGHUP) {
 			reload(r);
-			memset(prev, 0, sizeof(prev));
-			memset(prev_state, 0xff, sizeof(prev_state));
+			free(prev);
+			free(prev_state);
+			prev = NULL;
+			prev_state = NULL;
 			continue;
+		}
+		if (!prev) {
+			prev = calloc(n, sizeof(*prev));
+			prev_state = malloc(n * sizeof(*prev_state));
+			if (!prev || !prev_state) {
+				log_fatal("out of memory");
+				break;
+			}
+			memset(prev_state, 0xff, n * sizeof(*prev_state));
 		}
 		now = clock_mono_ms();
 		for (size_t i = 0; i < n; i++) {
@@ -371,6 +381,8 @@ supervise(struct running *r, const sigset_t *signals)
 			next_ping = now + wd_ms / 4;
 		}
 	}
+	free(prev);
+	free(prev_state);
 	sd_notify(0, "STOPPING=1");
 }
 
