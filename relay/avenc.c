@@ -253,7 +253,9 @@ vfail(struct avenc *e, const struct path *p, const char *fmt, va_list ap)
 		raw[0] = '\0';
 		sb_path(&r, p);
 		sb_printf(&b, "field \"");
-		sb_escaped(&b, raw, r.len, r.len);
+		/* a path thousands of levels deep would push the reason out of errstr: its start,
+		 * then "..." */
+		sb_escaped(&b, raw, r.len, 160);
 		sb_printf(&b, "\": ");
 	} else {
 		sb_printf(&b, "payload: ");

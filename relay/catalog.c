@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "avsc.h"
+#include "cli.h"
 #include "compat.h"
 #include "db.h"
 
@@ -22,11 +23,13 @@
 
 #define SCHEMA_FILE_MAX (4 << 20)
 
-/* "schema"."table_schemas": the identifiers are checked plain by conf. */
+/* "schema"."table_schemas", quoted for SQL (conf refused names too long for it with
+ * format = "avro"; a json source's schema command may still meet one: then "", which fails) */
 static void
 catalog_table(const struct conf_source *src, char *buf, size_t size)
 {
-	snprintf(buf, size, "\"%s\".\"%s_schemas\"", src->schema_name, src->table_name);
+	if (db_table_sql(src, "_schemas", buf, size, NULL, 0) != 0)
+		buf[0] = '\0';
 }
 
 /* A catalog query failed: say so, and what to do when the table is simply missing. */
@@ -41,7 +44,7 @@ int
 catalog_fetch(PGconn *conn, const struct conf_source *src, const char *event_type, int version,
 	      char **text, char *errstr, size_t errstr_size)
 {
-	char sql[512], table[160], vbuf[16];
+	char sql[1024], table[DB_QUALIFIED_SIZE], vbuf[16];
 	const char *params[2] = { event_type, vbuf };
 	PGresult *res;
 
@@ -94,7 +97,7 @@ static int
 load_versions(PGconn *conn, const struct conf_source *src, const char *event_type,
 	      struct version_list *out, char *errstr, size_t errstr_size)
 {
-	char sql[512], table[160];
+	char sql[1024], table[DB_QUALIFIED_SIZE];
 	const char *params[1] = { event_type };
 	PGresult *res;
 	int n;
@@ -191,15 +194,6 @@ schema_usage(void)
 	       "69 database unreachable, 78 configuration error.\n";
 }
 
-struct schema_args {
-	const char *config;
-	const char *source;
-	const char *event_type;
-	int version;		/* 0 = not given */
-	int json;
-	const char *file;
-};
-
 /* Checks candidate against versions under the source's rule; errstr names version and field. */
 static int
 check_against(const struct conf_source *src, const char *event_type, int new_version,
@@ -218,10 +212,10 @@ check_against(const struct conf_source *src, const char *event_type, int new_ver
 }
 
 static int
-cmd_add_or_check(PGconn *conn, const struct conf_source *src, const struct schema_args *a,
+cmd_add_or_check(PGconn *conn, const struct conf_source *src, const struct catalog_args *a,
 		 int add)
 {
-	char errstr[2048], table[160], sql[512], vbuf[16], fpbuf[32];
+	char errstr[2048], table[DB_QUALIFIED_SIZE], sql[1024], vbuf[16], fpbuf[32];
 	struct version_list v;
 	struct avsc_schema *cand;
 	char *text;
@@ -317,9 +311,9 @@ out_noversions:
 
 /* The whole catalog (or one event type): valid, fingerprints right, versions compatible. */
 static int
-cmd_verify(PGconn *conn, const struct conf_source *src, const struct schema_args *a)
+cmd_verify(PGconn *conn, const struct conf_source *src, const struct catalog_args *a)
 {
-	char errstr[2048], table[160], sql[512];
+	char errstr[2048], table[DB_QUALIFIED_SIZE], sql[1024];
 	const char *params[1] = { a->event_type };
 	PGresult *res;
 	int problems = 0, checked = 0;
@@ -373,9 +367,9 @@ cmd_verify(PGconn *conn, const struct conf_source *src, const struct schema_args
 }
 
 static int
-cmd_list(PGconn *conn, const struct conf_source *src, const struct schema_args *a)
+cmd_list(PGconn *conn, const struct conf_source *src, const struct catalog_args *a)
 {
-	char errstr[1024], table[160], sql[512];
+	char errstr[1024], table[DB_QUALIFIED_SIZE], sql[1024];
 	const char *params[1] = { a->event_type };
 	PGresult *res;
 	json_t *arr = a->json ? json_array() : NULL;
@@ -429,7 +423,7 @@ cmd_list(PGconn *conn, const struct conf_source *src, const struct schema_args *
 }
 
 static int
-cmd_show(PGconn *conn, const struct conf_source *src, const struct schema_args *a)
+cmd_show(PGconn *conn, const struct conf_source *src, const struct catalog_args *a)
 {
 	char errstr[1024], *text;
 	int r = catalog_fetch(conn, src, a->event_type, a->version, &text, errstr, sizeof(errstr));
@@ -451,8 +445,8 @@ cmd_show(PGconn *conn, const struct conf_source *src, const struct schema_args *
 }
 
 int
-catalog_command(int argc, char **argv, struct conf *(*load)(const char *path),
-		const char *default_config)
+catalog_parse_args(int argc, char **argv, const char *default_config, struct catalog_args *a,
+		   char *errstr, size_t errstr_size)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -463,61 +457,81 @@ catalog_command(int argc, char **argv, struct conf *(*load)(const char *path),
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct schema_args a = { .config = default_config };
-	const struct conf_source *src = NULL;
 	const char *sub;
-	struct conf *cfg;
-	PGconn *conn;
-	int c, rc;
+	int c;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(schema_usage(), argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
+	memset(a, 0, sizeof(*a));
+	a->config = default_config;
+	if (argc < 2) {
+		snprintf(errstr, errstr_size, "outbox-relay schema: no subcommand given");
+		return CLI_PARSE_USAGE;
 	}
-	sub = argv[1];
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return CLI_PARSE_HELP;
+	sub = a->command = argv[1];
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "check") != 0 && strcmp(sub, "list") != 0 &&
 	    strcmp(sub, "show") != 0) {
-		fprintf(stderr, "outbox-relay schema: unknown subcommand \"%s\"\n%s", sub,
-			schema_usage());
-		return EXIT_USAGE;
+		snprintf(errstr, errstr_size, "outbox-relay schema: unknown subcommand \"%s\"", sub);
+		return CLI_PARSE_ERROR_USAGE;
 	}
-	optind = 1;
+	optind = 0;	/* a full restart of getopt: see cli.h */
 	while ((c = getopt_long(argc - 1, argv + 1, "c:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a.config = optarg; break;
-		case 's': a.source = optarg; break;
-		case 'e': a.event_type = optarg; break;
+		case 'c': a->config = optarg; break;
+		case 's': a->source = optarg; break;
+		case 'e': a->event_type = optarg; break;
 		case 'v': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
 
 			if (*end || v < 1 || v > 2147483647) {
-				fprintf(stderr, "outbox-relay schema: --version must be a positive "
-					"integer, not \"%s\"\n", optarg);
-				return EXIT_USAGE;
+				snprintf(errstr, errstr_size, "outbox-relay schema: --version must be a "
+					 "positive integer, not \"%s\"", optarg);
+				return CLI_PARSE_ERROR;
 			}
-			a.version = (int)v;
+			a->version = (int)v;
 			break;
 		}
-		case 'j': a.json = 1; break;
-		case 'h': fputs(schema_usage(), stdout); return 0;
-		default: fputs(schema_usage(), stderr); return EXIT_USAGE;
+		case 'j': a->json = 1; break;
+		case 'h': return CLI_PARSE_HELP;
+		default:
+			snprintf(errstr, errstr_size, "outbox-relay schema: invalid option");
+			return CLI_PARSE_USAGE;
 		}
 	}
 	if (optind + 1 < argc - 1) {
-		fprintf(stderr, "outbox-relay schema %s: unexpected argument \"%s\"\n", sub,
-			argv[optind + 2]);
-		return EXIT_USAGE;
+		snprintf(errstr, errstr_size, "outbox-relay schema %s: unexpected argument \"%s\"",
+			 sub, argv[optind + 2]);
+		return CLI_PARSE_ERROR;
 	}
-	a.file = optind < argc - 1 ? argv[optind + 1] : NULL;
-	if ((strcmp(sub, "add") == 0 && (!a.event_type || !a.file)) ||
-	    (strcmp(sub, "show") == 0 && (!a.event_type || !a.version)) ||
-	    (strcmp(sub, "check") == 0 && a.file && !a.event_type) ||
-	    (strcmp(sub, "list") == 0 && a.file)) {
-		fprintf(stderr, "outbox-relay schema %s: missing or extra arguments\n%s", sub,
-			schema_usage());
-		return EXIT_USAGE;
+	a->file = optind < argc - 1 ? argv[optind + 1] : NULL;
+	if ((strcmp(sub, "add") == 0 && (!a->event_type || !a->file)) ||
+	    (strcmp(sub, "show") == 0 && (!a->event_type || !a->version)) ||
+	    (strcmp(sub, "check") == 0 && a->file && !a->event_type) ||
+	    (strcmp(sub, "list") == 0 && a->file)) {
+		snprintf(errstr, errstr_size, "outbox-relay schema %s: missing or extra arguments",
+			 sub);
+		return CLI_PARSE_ERROR_USAGE;
 	}
+	return CLI_PARSE_OK;
+}
+
+int
+catalog_command(int argc, char **argv, struct conf *(*load)(const char *path),
+		const char *default_config)
+{
+	struct catalog_args a;
+	const struct conf_source *src = NULL;
+	char errstr[1024] = "";
+	const char *sub;
+	struct conf *cfg;
+	PGconn *conn;
+	int rc;
+
+	rc = catalog_parse_args(argc, argv, default_config, &a, errstr, sizeof(errstr));
+	if (rc != CLI_PARSE_OK)
+		return cli_finish(rc, errstr, schema_usage());
+	sub = a.command;
 	if (!(cfg = load(a.config)))
 		return EXIT_CONFIG;
 	if (!(conn = db_command_connect(cfg, a.source, "schema", &src, &rc))) {

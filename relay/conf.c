@@ -9,11 +9,15 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <libconfig.h>
+#include <libpq-fe.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 enum key_type { KEY_STRING, KEY_INT, KEY_ENUM };
 
@@ -54,7 +58,9 @@ static const struct key source_keys[] = {
 	{ "mode", KEY_ENUM, SRC(mode), 0, 0, "poll", mode_choices,
 	  "capture mode: poll the outbox table, or logical decoding through a replication slot" },
 	{ "table", KEY_STRING, SRC(table), 0, 0, "public.outbox", NULL,
-	  "outbox table, optionally schema-qualified" },
+	  "outbox table, optionally schema-qualified; a part with a \".\" or '\"' in it is written "
+	  "double-quoted as in SQL (\"\\\"Sales Dept\\\".\\\"Out\\\"\\\"box\\\"\"); names are "
+	  "case-sensitive, at most 63 bytes each" },
 	{ "topic", KEY_STRING, SRC(topic), 0, 0, "outbox.event.{aggregate_type}", NULL,
 	  "topic template; {aggregate_type}, {event_type} and {source} are replaced per event" },
 	{ "dead_letter_topic", KEY_STRING, SRC(dead_letter_topic), 0, 0, "outbox.dlq.{source}", NULL,
@@ -156,6 +162,28 @@ line_of(const config_setting_t *s)
 	return (int)config_setting_source_line(s);
 }
 
+int
+conf_check_dsn(const char *dsn, char *errstr, size_t errstr_size)
+{
+	char *parse_error = NULL;
+	PQconninfoOption *opts;
+
+	/* libpq's parse errors quote the offending part of the string (for a URI, all of it,
+	 * password included): say only that it is invalid */
+	if (!strchr(dsn, '=') && strncmp(dsn, "postgresql://", 13) != 0 &&
+	    strncmp(dsn, "postgres://", 11) != 0)
+		return 0;
+	if (!(opts = PQconninfoParse(dsn, &parse_error))) {
+		snprintf(errstr, errstr_size, "not a valid libpq connection string%s",
+			 parse_error ? " (libpq's message is not shown: it may quote a password)"
+				     : ": out of memory");
+		PQfreemem(parse_error);
+		return -1;
+	}
+	PQconninfoFree(opts);
+	return 0;
+}
+
 char *
 conf_expand_secrets(const char *value, char *errstr, size_t errstr_size)
 {
@@ -187,6 +215,8 @@ conf_expand_secrets(const char *value, char *errstr, size_t errstr_size)
 			if (strncmp(name, "credential:", 11) == 0) {
 				const char *dir = getenv("CREDENTIALS_DIRECTORY");
 				char fpath[4096];
+				struct stat st;
+				int fd;
 				FILE *f;
 				long sz;
 
@@ -198,7 +228,20 @@ conf_expand_secrets(const char *value, char *errstr, size_t errstr_size)
 					return NULL;
 				}
 				snprintf(fpath, sizeof(fpath), "%s/%s", dir, name + 11);
-				f = fopen(fpath, "rb");
+				/* a directory ("${credential:}") or a device is no credential, and
+				 * its "size" may be anything up to 2^63; opened without blocking, so
+				 * that a fifo cannot hang a reload */
+				fd = open(fpath, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+				f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+				if (fd >= 0 && !f)
+					close(fd);
+				if (f && fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+					int why = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+
+					fclose(f);
+					f = NULL;
+					errno = why;
+				}
 				if (!f || fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 ||
 				    fseek(f, 0, SEEK_SET) != 0 || !(file_buf = malloc((size_t)sz + 1)) ||
 				    fread(file_buf, 1, (size_t)sz, f) != (size_t)sz) {
@@ -303,17 +346,121 @@ valid_slot_name(const char *s)
 	return 1;
 }
 
+/*
+ * A table, schema, column or publication name: any name PostgreSQL takes as a quoted identifier
+ * (the relay always quotes), 1-63 bytes (NAMEDATALEN - 1: the server would cut a longer one
+ * short), without control characters (they would break the log's one-line messages). Returns
+ * 0, or -1 with why ("is 70 bytes; ...").
+ */
 static int
-valid_identifier(const char *s)
+identifier_problem(const char *s, char *why, size_t why_size)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 63 || !(isalpha((unsigned char)*s) || *s == '_'))
-		return 0;
+	if (n == 0) {
+		snprintf(why, why_size, "is empty");
+		return -1;
+	}
+	if (n > 63) {
+		snprintf(why, why_size, "is %zu bytes; PostgreSQL's limit for names is 63 "
+			 "(NAMEDATALEN - 1)", n);
+		return -1;
+	}
 	for (; *s; s++)
-		if (!(isalnum((unsigned char)*s) || *s == '_'))
-			return 0;
-	return 1;
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			snprintf(why, why_size, "contains a control character");
+			return -1;
+		}
+	return 0;
+}
+
+/* name for a message: at most 80 bytes ("..." after), control characters as "?" */
+static const char *
+shown_name(const char *name, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *name && n + 4 < size && n < 80; name++)
+		buf[n++] = (unsigned char)*name < 0x20 || *name == 0x7f ? '?' : *name;
+	if (*name && n + 4 <= size) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * table = [schema.]table: each part either as written (no case folding; no "." or '"' in it) or
+ * double-quoted as in SQL, with "" for a quote in the name: "\"Sales Dept\".\"Out\"\"box\"".
+ * Sets *schema ("public" when not given) and *table (malloc'ed). Returns 0, or -1 with why.
+ */
+static int
+split_table(const char *text, char **schema, char **table, char *why, size_t why_size)
+{
+	char part[2][256];
+	int nparts = 0;
+	const char *p = text;
+
+	for (;;) {
+		size_t n = 0;
+
+		if (nparts == 2) {
+			snprintf(why, why_size, "has more than one \".\" outside double quotes "
+				 "(quote a name that holds a dot)");
+			return -1;
+		}
+		if (*p == '"') {
+			for (p++;; p++) {
+				if (!*p) {
+					snprintf(why, why_size, "has an unterminated quoted name");
+					return -1;
+				}
+				if (*p == '"' && p[1] != '"')
+					break;
+				if (*p == '"')
+					p++;
+				if (n < sizeof(part[0]) - 1)
+					part[nparts][n++] = *p;
+			}
+			p++;
+		} else {
+			for (; *p && *p != '.' && *p != '"'; p++)
+				if (n < sizeof(part[0]) - 1)
+					part[nparts][n++] = *p;
+			if (*p == '"') {
+				snprintf(why, why_size, "has a double quote inside an unquoted name (write "
+					 "the whole name quoted, with \"\" for the quote)");
+				return -1;
+			}
+		}
+		part[nparts++][n] = '\0';
+		if (!*p)
+			break;
+		if (*p != '.') {
+			snprintf(why, why_size, "has \"%c\" after a quoted name where \".\" or the end "
+				 "should be", *p);
+			return -1;
+		}
+		p++;
+	}
+	for (int i = 0; i < nparts; i++) {
+		char problem[128], shown[96];
+
+		if (identifier_problem(part[i], problem, sizeof(problem)) != 0) {
+			snprintf(why, why_size, "%s name \"%s\" %s",
+				 i + 1 < nparts ? "schema" : "table",
+				 shown_name(part[i], shown, sizeof(shown)), problem);
+			return -1;
+		}
+	}
+	*schema = strdup(nparts == 2 ? part[0] : "public");
+	*table = strdup(part[nparts - 1]);
+	if (!*schema || !*table) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -401,9 +548,11 @@ parse_columns(struct conf_source *src, const config_setting_t *grp, const char *
 			       "column \"%s\" is required and cannot be empty", name);
 			return -1;
 		}
-		if (*v != '\0' && !valid_identifier(v)) {
-			seterr(errstr, errstr_size, path, line_of(s),
-			       "column \"%s\": \"%s\" is not a plain identifier", name, v);
+		char why[128], shown[96];
+
+		if (*v != '\0' && identifier_problem(v, why, sizeof(why)) != 0) {
+			seterr(errstr, errstr_size, path, line_of(s), "column \"%s\": \"%s\" %s", name,
+			       shown_name(v, shown, sizeof(shown)), why);
 			return -1;
 		}
 		free(src->columns[col]);
@@ -557,9 +706,20 @@ parse_source(struct conf_source *src, const config_setting_t *grp, const char *p
 		return -1;
 	}
 	if (!*src->slot) {
-		char def[64];
+		char def[128];
 
 		snprintf(def, sizeof(def), "outbox_relay_%s", src->name);
+		/* a poll source never uses its slot or publication: their names are only shown */
+		if (strlen(def) > 63 && src->mode != SOURCE_MODE_LOGICAL)
+			def[63] = '\0';
+		/* the server would refuse it (slot names are never cut short): say what to do */
+		if (strlen(def) > 63) {
+			seterr(errstr, errstr_size, path, line,
+			       "source \"%s\": the default slot name \"%s\" is %zu bytes; PostgreSQL's "
+			       "limit for names is 63 (NAMEDATALEN - 1): set \"slot\" (and \"publication\") "
+			       "or use a shorter source name", src->name, def, strlen(def));
+			return -1;
+		}
 		for (char *c = def; *c; c++)
 			if (*c == '-')
 				*c = '_';
@@ -576,11 +736,21 @@ parse_source(struct conf_source *src, const config_setting_t *grp, const char *p
 			return -1;
 		}
 	}
-	if (!valid_slot_name(src->slot) || !valid_slot_name(src->publication)) {
+	if (!valid_slot_name(src->slot)) {
 		seterr(errstr, errstr_size, path, line,
-		       "source \"%s\": slot and publication names must be 1-63 characters of "
-		       "a-z, 0-9 and \"_\"", src->name);
+		       "source \"%s\": slot name \"%.80s\" must be 1-63 characters (NAMEDATALEN - 1) "
+		       "of a-z, 0-9 and \"_\"", src->name, src->slot);
 		return -1;
+	}
+	{
+		char why[128], shown[96];
+
+		if (identifier_problem(src->publication, why, sizeof(why)) != 0) {
+			seterr(errstr, errstr_size, path, line,
+			       "source \"%s\": publication \"%s\" %s", src->name,
+			       shown_name(src->publication, shown, sizeof(shown)), why);
+			return -1;
+		}
 	}
 
 	/* the dsn may hold ${...} references: expand now so a missing secret fails at load */
@@ -596,21 +766,43 @@ parse_source(struct conf_source *src, const config_setting_t *grp, const char *p
 		free(src->dsn);
 		src->dsn = dsn;
 	}
+	/* a string libpq cannot parse fails here, at load */
+	{
+		char dsnerr[256];
+
+		if (conf_check_dsn(src->dsn, dsnerr, sizeof(dsnerr)) != 0) {
+			seterr(errstr, errstr_size, path, line, "source \"%s\": dsn: %s", src->name,
+			       dsnerr);
+			return -1;
+		}
+	}
 
 	/* split "schema.table" */
-	const char *dot = strchr(src->table, '.');
+	{
+		char why[256];
+		/* side tables the running relay writes to or reads: too long a name is refused
+		 * here, not cut short by the server at the first poison event */
+		const char *suffix = src->on_error == ON_ERROR_DEAD_LETTER ? "_dead_letters"
+				     : src->format == FORMAT_AVRO ? "_schemas" : NULL;
 
-	src->schema_name = dot ? strndup(src->table, (size_t)(dot - src->table)) : strdup("public");
-	src->table_name = strdup(dot ? dot + 1 : src->table);
-	if (!src->schema_name || !src->table_name) {
-		seterr(errstr, errstr_size, path, line, "out of memory");
-		return -1;
-	}
-	if (!valid_identifier(src->schema_name) || !valid_identifier(src->table_name)) {
-		seterr(errstr, errstr_size, path, line,
-		       "source \"%s\": table \"%s\" must be [schema.]table with plain identifiers",
-		       src->name, src->table);
-		return -1;
+		if (split_table(src->table, &src->schema_name, &src->table_name, why,
+				sizeof(why)) != 0) {
+			char shown[96];
+
+			seterr(errstr, errstr_size, path, line, "source \"%s\": table \"%s\": %s",
+			       src->name, shown_name(src->table, shown, sizeof(shown)), why);
+			return -1;
+		}
+		if (suffix && strlen(src->table_name) + strlen(suffix) > 63) {
+			seterr(errstr, errstr_size, path, line,
+			       "source \"%s\": table \"%.160s\": %s needs the table \"%s%s\", which "
+			       "would be %zu bytes; PostgreSQL's limit for names is 63 (NAMEDATALEN - 1)",
+			       src->name, src->table,
+			       *suffix == '_' && suffix[1] == 'd' ? "on_error = \"dead-letter\""
+								  : "format = \"avro\"",
+			       src->table_name, suffix, strlen(src->table_name) + strlen(suffix));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -876,8 +1068,9 @@ parse_log(struct conf *cfg, const config_setting_t *grp, char *errstr, size_t er
 	return 0;
 }
 
-struct conf *
-conf_load(const char *path, char *errstr, size_t errstr_size)
+/* conf_load and conf_load_string: text NULL reads the file path, else text named path. */
+static struct conf *
+load(const char *path, const char *text, char *errstr, size_t errstr_size)
 {
 	config_t cf;
 	struct conf *cfg = calloc(1, sizeof(*cfg));
@@ -894,7 +1087,7 @@ conf_load(const char *path, char *errstr, size_t errstr_size)
 	cfg->registry.timeout_ms = 10000;
 
 	config_init(&cf);
-	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+	if ((text ? config_read_string(&cf, text) : config_read_file(&cf, path)) != CONFIG_TRUE) {
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
 			snprintf(errstr, errstr_size, "%s: could not read configuration file: %s", path,
 				 strerror(errno ? errno : ENOENT));
@@ -990,6 +1183,18 @@ fail:
 	config_destroy(&cf);
 	conf_destroy(cfg);
 	return NULL;
+}
+
+struct conf *
+conf_load(const char *path, char *errstr, size_t errstr_size)
+{
+	return load(path, NULL, errstr, errstr_size);
+}
+
+struct conf *
+conf_load_string(const char *name, const char *text, char *errstr, size_t errstr_size)
+{
+	return load(name, text, errstr, errstr_size);
 }
 
 void

@@ -126,6 +126,14 @@ struct conf {
  */
 struct conf *conf_load(const char *path, char *errstr, size_t errstr_size);
 
+/*
+ * The same for the configuration text itself (NUL-terminated), as if read from a file called
+ * name: cfg->path and messages ("NAME:LINE: what is wrong") use name. An "@include" is still
+ * read from the file it names (relative to the working directory). For tests and fuzzing.
+ */
+struct conf *conf_load_string(const char *name, const char *text, char *errstr,
+			      size_t errstr_size);
+
 void conf_destroy(struct conf *cfg);
 
 /* Name of a logical column ("aggregate_id", ...) as used in the `columns` group. */
@@ -148,5 +156,12 @@ void conf_print_help(FILE *out);
  * caller, or NULL with errstr naming the missing variable or file (never the value).
  */
 char *conf_expand_secrets(const char *value, char *errstr, size_t errstr_size);
+
+/*
+ * Checks that libpq can parse dsn (key=value pairs or a postgres:// URI; a string with neither
+ * is a plain database name, as for PQconnectdbParams' expand_dbname). Returns 0, or -1 with
+ * errstr saying it is invalid but never quoting libpq's message, which may quote a password.
+ */
+int conf_check_dsn(const char *dsn, char *errstr, size_t errstr_size);
 
 #endif

@@ -34,6 +34,11 @@ db_connect(const struct conf_source *src, int replication, char *server, size_t 
 
 	snprintf(appname, sizeof(appname), "outbox-relay/%s", src->name);
 	snprintf(server, server_size, "?");
+	/* never libpq's parse error: it may quote the password (conf_check_dsn) */
+	if (conf_check_dsn(src->dsn, msg, sizeof(msg)) != 0) {
+		snprintf(errstr, errstr_size, "dsn: %s", msg);
+		return NULL;
+	}
 	if (!(c = PQconnectdbParams(keys, vals, 1))) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return NULL;
@@ -71,9 +76,11 @@ db_table_error(PGconn *conn, PGresult *res, const struct conf_source *src, const
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	if (state && strcmp(state, "42P01") == 0) {
-		snprintf(errstr, errstr_size, "%s: %s.%s%s does not exist; apply the migrations "
-			 "(outbox-relay migrate) first", what, src->schema_name, src->table_name,
-			 suffix);
+		char shown[DB_QUALIFIED_SIZE];
+
+		snprintf(errstr, errstr_size, "%s: %s does not exist; apply the migrations "
+			 "(outbox-relay migrate) first", what,
+			 db_table_display(src, suffix, shown, sizeof(shown)));
 		PQclear(res);
 		return -1;
 	}
@@ -108,4 +115,79 @@ db_command_connect(const struct conf *cfg, const char *name, const char *cmd,
 		return NULL;
 	}
 	return conn;
+}
+
+int
+db_quote_ident(const char *name, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (!*name || strlen(name) > DB_IDENT_MAX || size < 3)
+		return -1;
+	buf[n++] = '"';
+	for (const char *c = name; *c; c++) {
+		if (n + (*c == '"' ? 2 : 1) + 2 > size) {
+			buf[0] = '\0';
+			return -1;
+		}
+		if (*c == '"')
+			buf[n++] = '"';
+		buf[n++] = *c;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return 0;
+}
+
+int
+db_table_sql(const struct conf_source *src, const char *suffix, char *buf, size_t size,
+	     char *errstr, size_t errstr_size)
+{
+	char table[DB_IDENT_MAX + 64], qs[DB_QUOTED_SIZE], qt[DB_QUOTED_SIZE];
+	size_t len = strlen(src->table_name) + strlen(suffix);
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (len > DB_IDENT_MAX) {
+		snprintf(errstr, errstr_size, "table name \"%s%s\" is too long: %zu bytes, PostgreSQL's "
+			 "limit is %d (NAMEDATALEN - 1)", src->table_name, suffix, len, DB_IDENT_MAX);
+		return -1;
+	}
+	snprintf(table, sizeof(table), "%s%s", src->table_name, suffix);
+	if (db_quote_ident(src->schema_name, qs, sizeof(qs)) != 0 ||
+	    db_quote_ident(table, qt, sizeof(qt)) != 0 ||
+	    (size_t)snprintf(buf, size, "%s.%s", qs, qt) >= size) {
+		if (size > 0)
+			buf[0] = '\0';
+		snprintf(errstr, errstr_size, "invalid table name %s.%s", src->schema_name, table);
+		return -1;
+	}
+	return 0;
+}
+
+/* name as written when plain, else quoted; into buf */
+static void
+display_ident(const char *name, char *buf, size_t size)
+{
+	int plain = *name && !(*name >= '0' && *name <= '9');
+
+	for (const char *c = name; *c && plain; c++)
+		plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			(*c >= '0' && *c <= '9') || *c == '_';
+	if (plain || db_quote_ident(name, buf, size) != 0)
+		snprintf(buf, size, "%s", name);
+}
+
+const char *
+db_table_display(const struct conf_source *src, const char *suffix, char *buf, size_t size)
+{
+	char table[DB_IDENT_MAX + 64], qs[DB_QUOTED_SIZE], qt[DB_QUOTED_SIZE];
+
+	snprintf(table, sizeof(table), "%s%s", src->table_name, suffix);
+	display_ident(src->schema_name, qs, sizeof(qs));
+	display_ident(table, qt, sizeof(qt));
+	snprintf(buf, size, "%s.%s", qs, qt);
+	return buf;
 }

@@ -35,6 +35,38 @@ int db_table_error(PGconn *conn, PGresult *res, const struct conf_source *src,
 		   const char *suffix, const char *what, char *errstr, size_t errstr_size);
 
 /*
+ * Identifiers in SQL. Every configured name (schema, table, column, publication, slot) reaches
+ * SQL through these, never by pasting it between quotes: a name may hold a double quote
+ * (Out"box), a space, a dot, upper case or any UTF-8. DB_IDENT_MAX is PostgreSQL's limit
+ * (NAMEDATALEN - 1): a longer name would be cut short by the server, so it is refused instead.
+ */
+#define DB_IDENT_MAX 63
+#define DB_QUOTED_SIZE (2 * DB_IDENT_MAX + 3)		/* "..." with every byte doubled, NUL */
+#define DB_QUALIFIED_SIZE (2 * DB_QUOTED_SIZE)		/* "schema"."table" */
+
+/*
+ * Writes name as a quoted SQL identifier ("Out""box") into buf. Returns 0, or -1 when name is
+ * empty, longer than DB_IDENT_MAX bytes or the result does not fit size (buf is then "").
+ */
+int db_quote_ident(const char *name, char *buf, size_t size);
+
+/*
+ * The source's table, or its side table <table><suffix> (suffix "" or e.g. "_dead_letters"), as
+ * "schema"."table<suffix>" for SQL. Returns 0, or -1 with errstr naming the table and the
+ * 63-byte limit when <table><suffix> is too long for PostgreSQL.
+ */
+int db_table_sql(const struct conf_source *src, const char *suffix, char *buf, size_t size,
+		 char *errstr, size_t errstr_size);
+
+/*
+ * The same table for messages (and the poll lock's text): schema.table<suffix>, each part as
+ * written when it is a plain identifier ([A-Za-z_][A-Za-z0-9_]*), else quoted as in SQL, so
+ * that no two tables read the same ("a.b"."c" and "a"."b.c"). Returns buf.
+ */
+const char *db_table_display(const struct conf_source *src, const char *suffix, char *buf,
+			     size_t size);
+
+/*
  * For the commands (schema, replay): picks the source called name in cfg (the only one when name
  * is NULL) and connects to it. Returns the connection, or NULL after printing
  * "outbox-relay CMD: ..." to stderr with *exit_code 64 (no such source, or several and no name)

@@ -14,23 +14,24 @@ deadletter_record(PGconn *conn, const struct conf_source *src, const struct outb
 		  long long outbox_id, const char *error, const char *topic, char *errstr,
 		  size_t errstr_size)
 {
-	char sql[1024], id[32], lsn[40], created[32];
+	char sql[1024], table[DB_QUALIFIED_SIZE], id[32], lsn[40], created[32];
 	const char *params[12];
 	PGresult *res;
 	char *payload = NULL;
 
+	if (db_table_sql(src, "_dead_letters", table, sizeof(table), errstr, errstr_size) != 0)
+		return -1;
 	if (ev->payload && !(payload = strndup(ev->payload, ev->payload_len))) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO \"%s\".\"%s_dead_letters\" (event_id, outbox_id, wal_lsn, "
+		 "INSERT INTO %s (event_id, outbox_id, wal_lsn, "
 		 "aggregate_type, aggregate_id, event_type, schema_version, payload, headers, "
 		 "created_at, error, topic) "
 		 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::float8 / 1000), $11, $12) "
 		 "ON CONFLICT (event_id) DO UPDATE SET error = excluded.error, topic = excluded.topic, "
-		 "dead_lettered_at = now(), recovered_at = NULL",
-		 src->schema_name, src->table_name);
+		 "dead_lettered_at = now(), recovered_at = NULL", table);
 	snprintf(id, sizeof(id), "%lld", outbox_id);
 	snprintf(lsn, sizeof(lsn), "%X/%X", (unsigned int)(ev->lsn >> 32), (unsigned int)ev->lsn);
 	snprintf(created, sizeof(created), "%lld", ev->created_at_ms);

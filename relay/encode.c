@@ -11,6 +11,7 @@
 #include "avenc.h"
 #include "avsc.h"
 #include "catalog.h"
+#include "db.h"
 #include "log.h"
 #include "registry.h"
 
@@ -147,9 +148,11 @@ find_version(struct encoder *e, PGconn *conn, const char *type, int version, str
 		return ENCODE_RETRY;
 	}
 	if (r == 0) {
-		snprintf(errstr, errstr_size, "the schema catalog %s.%s_schemas has no version %d of "
+		char shown[DB_QUALIFIED_SIZE];
+
+		snprintf(errstr, errstr_size, "the schema catalog %s has no version %d of "
 			 "event type \"%s\" (add it with outbox-relay schema add)",
-			 e->src->schema_name, e->src->table_name, version, type);
+			 db_table_display(e->src, "_schemas", shown, sizeof(shown)), version, type);
 		return ENCODE_POISON;
 	}
 	schema = avsc_parse(text, strlen(text), why, sizeof(why));

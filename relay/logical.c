@@ -28,7 +28,7 @@ struct logical_source {
 	PGconn *repl;		/* replication=database: the stream */
 	struct pgo_parser *parser;
 	char server[300];
-	char slots_table[160];	/* "schema".outbox_relay_slots */
+	char slots_table[DB_QUOTED_SIZE + 24];	/* "schema".outbox_relay_slots */
 	char *copybuf;		/* the last CopyData, until the next read */
 
 	uint64_t confirmed;	/* flush position last sent to the server */
@@ -79,8 +79,8 @@ logical_new(const struct conf_source *src)
 		return NULL;
 	}
 	ls->src = src;
-	snprintf(ls->slots_table, sizeof(ls->slots_table), "\"%s\".outbox_relay_slots",
-		 src->schema_name);
+	db_quote_ident(src->schema_name, ls->slots_table, sizeof(ls->slots_table));
+	strcat(ls->slots_table, ".outbox_relay_slots");
 	return ls;
 }
 
@@ -198,7 +198,8 @@ static int
 ensure_publication(struct logical_source *ls, char *errstr, size_t errstr_size)
 {
 	const struct conf_source *src = ls->src;
-	char qualified[160], sql[512], *found = NULL, *table = NULL;
+	char qualified[DB_QUALIFIED_SIZE], qpub[DB_QUOTED_SIZE], sql[1024];
+	char *found = NULL, *table = NULL;
 	PGresult *res;
 
 	if (query_value(ls, "SELECT pubname FROM pg_publication WHERE pubname = $1", src->publication,
@@ -213,17 +214,18 @@ ensure_publication(struct logical_source *ls, char *errstr, size_t errstr_size)
 			 "publication \"%s\" does not exist and create_slot is false", src->publication);
 		return -1;
 	}
-	snprintf(qualified, sizeof(qualified), "\"%s\".\"%s\"", src->schema_name, src->table_name);
+	if (db_table_sql(src, "", qualified, sizeof(qualified), errstr, errstr_size) != 0 ||
+	    db_quote_ident(src->publication, qpub, sizeof(qpub)) != 0)
+		return -1;
 	if (query_value(ls, "SELECT to_regclass($1)::text", qualified, NULL, &table,
 			"could not look up the outbox table", errstr, errstr_size) != 0)
 		return -1;
 	/* inserts are all the relay reads; without the table, messages still flow */
 	if (table)
-		snprintf(sql, sizeof(sql), "CREATE PUBLICATION \"%s\" FOR TABLE %s WITH (publish = 'insert')",
-			 src->publication, qualified);
+		snprintf(sql, sizeof(sql), "CREATE PUBLICATION %s FOR TABLE %s WITH (publish = 'insert')",
+			 qpub, qualified);
 	else
-		snprintf(sql, sizeof(sql), "CREATE PUBLICATION \"%s\" WITH (publish = 'insert')",
-			 src->publication);
+		snprintf(sql, sizeof(sql), "CREATE PUBLICATION %s WITH (publish = 'insert')", qpub);
 	free(table);
 	res = PQexec(ls->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -236,12 +238,14 @@ ensure_publication(struct logical_source *ls, char *errstr, size_t errstr_size)
 static int
 create_slot(struct logical_source *ls, char *errstr, size_t errstr_size)
 {
-	char sql[256], pos[32];
+	char sql[256], pos[32], slot[DB_QUOTED_SIZE];
 	uint64_t lsn;
 	PGresult *res;
 
-	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT 'nothing')",
-		 ls->src->slot);
+	/* the replication grammar quotes identifiers as SQL does (slot names are [a-z0-9_]) */
+	db_quote_ident(ls->src->slot, slot, sizeof(slot));
+	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'nothing')",
+		 slot);
 	res = PQexec(ls->repl, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return db_error(ls->repl, res, "could not create the replication slot", errstr,
@@ -376,13 +380,24 @@ logical_connect(struct logical_source *ls, char *errstr, size_t errstr_size)
 int
 logical_start(struct logical_source *ls, char *errstr, size_t errstr_size)
 {
-	char sql[512];
+	char sql[1024], slot[DB_QUOTED_SIZE], pub[DB_QUOTED_SIZE], names[2 * DB_QUOTED_SIZE];
 	PGresult *res;
 	const char *state;
+	size_t n = 0;
 
+	/* publication_names is a string of SQL identifiers ("Order ""Events"") that pgoutput
+	 * splits at commas; the string itself is quoted '...' with '' for a quote */
+	db_quote_ident(ls->src->slot, slot, sizeof(slot));
+	db_quote_ident(ls->src->publication, pub, sizeof(pub));
+	for (const char *c = pub; *c; c++) {
+		if (*c == '\'')
+			names[n++] = '\'';
+		names[n++] = *c;
+	}
+	names[n] = '\0';
 	snprintf(sql, sizeof(sql),
-		 "START_REPLICATION SLOT \"%s\" LOGICAL 0/0 (proto_version '1', "
-		 "publication_names '\"%s\"', messages 'true')", ls->src->slot, ls->src->publication);
+		 "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', "
+		 "publication_names '%s', messages 'true')", slot, names);
 	res = PQexec(ls->repl, sql);
 	if (PQresultStatus(res) == PGRES_COPY_BOTH) {
 		PQclear(res);

@@ -2,7 +2,6 @@
  * main — the command line: parses arguments, loads the config and hands over to the modules.
  * The only place that exits the process.
  */
-#include <getopt.h>
 #include <libconfig.h>
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "cli.h"
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
@@ -492,50 +492,23 @@ cmd_check_config(const char *path)
 static int
 cmd_migrate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dsn", required_argument, NULL, 'd' },
-		{ "schema", required_argument, NULL, 's' },
-		{ "table", required_argument, NULL, 't' },
-		{ "print", no_argument, NULL, 'p' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dsn = NULL, *schema = "public", *table = "outbox";
-	int print = 0, dry_run = 0, c, rc;
+	struct cli_migrate_args a;
 	char errstr[1024] = "", *expanded;
+	int rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': dsn = optarg; break;
-		case 's': schema = optarg; break;
-		case 't': table = optarg; break;
-		case 'p': print = 1; break;
-		case 'n': dry_run = 1; break;
-		case 'h': fputs(migrate_usage(), stdout); return 0;
-		default: fputs(migrate_usage(), stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "outbox-relay migrate: unexpected argument \"%s\"\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (print) {
-		rc = migrate_render(schema, table, 0, stdout, errstr, sizeof(errstr));
+	if ((rc = cli_parse_migrate(argc, argv, &a, errstr, sizeof(errstr))) != CLI_PARSE_OK)
+		return cli_finish(rc, errstr, migrate_usage());
+	if (a.print) {
+		rc = migrate_render(a.schema, a.table, 0, stdout, errstr, sizeof(errstr));
 		if (rc != 0)
 			fprintf(stderr, "outbox-relay migrate: %s\n", errstr);
 		return rc == 0 ? 0 : rc == MIGRATE_EINVAL ? EXIT_USAGE : EXIT_SOFTWARE;
 	}
-	if (!dsn) {
-		fprintf(stderr, "outbox-relay migrate: --dsn is required (or --print)\n");
-		return EXIT_USAGE;
-	}
-	if (!(expanded = conf_expand_secrets(dsn, errstr, sizeof(errstr)))) {
+	if (!(expanded = conf_expand_secrets(a.dsn, errstr, sizeof(errstr)))) {
 		fprintf(stderr, "outbox-relay migrate: --dsn: %s\n", errstr);
 		return EXIT_USAGE;
 	}
-	rc = migrate_apply(expanded, schema, table, dry_run, stdout, errstr, sizeof(errstr));
+	rc = migrate_apply(expanded, a.schema, a.table, a.dry_run, stdout, errstr, sizeof(errstr));
 	free(expanded);
 	if (rc != 0)
 		fprintf(stderr, "outbox-relay migrate: %s\n", errstr);
@@ -546,18 +519,9 @@ cmd_migrate(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "help-config", no_argument, NULL, 'H' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = DEFAULT_CONFIG, *level = NULL, *cmd;
-	enum log_level lvl;
-	int c, json = 0;
+	struct cli_main_args a;
+	char errstr[1024] = "";
+	int rc;
 
 	log_init();
 	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
@@ -567,49 +531,39 @@ main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
 		return replay_command(argc - 1, argv + 1, load_checked, DEFAULT_CONFIG);
 
-	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'l':
-			if (log_level_parse(optarg, &lvl) != 0) {
-				fprintf(stderr, "outbox-relay: --log-level must be debug, info, warning "
-					"or error, not \"%s\"\n", optarg);
-				return EXIT_USAGE;
-			}
-			level = optarg;
-			break;
-		case 'h': usage(stdout); return 0;
-		case 'H': conf_print_help(stdout); return 0;
-		case 'V': version(); return 0;
-		case 'j': json = 1; break;
-		default:
-			fprintf(stderr, "Try \"outbox-relay --help\".\n");
-			return EXIT_USAGE;
-		}
+	rc = cli_parse_main(argc, argv, DEFAULT_CONFIG, &a, errstr, sizeof(errstr));
+	if (rc == CLI_PARSE_HELP) {
+		usage(stdout);
+		return 0;
 	}
-	if (optind >= argc) {
+	if (rc == CLI_PARSE_USAGE) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	cmd = argv[optind];
-	if (optind + 1 < argc) {
-		fprintf(stderr, "outbox-relay: unexpected argument \"%s\"\n", argv[optind + 1]);
+	if (rc != CLI_PARSE_OK) {
+		fprintf(stderr, "%s\n", errstr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "run") == 0)
-		return cmd_run(path, level);
-	if (strcmp(cmd, "check-config") == 0)
-		return cmd_check_config(path);
-	if (strcmp(cmd, "status") == 0) {
-		struct conf *cfg = load_checked(path);
-		int rc;
+	switch (a.command) {
+	case CLI_HELP_CONFIG:
+		conf_print_help(stdout);
+		return 0;
+	case CLI_VERSION:
+		version();
+		return 0;
+	case CLI_RUN:
+		return cmd_run(a.config, a.log_level);
+	case CLI_CHECK_CONFIG:
+		return cmd_check_config(a.config);
+	case CLI_STATUS: {
+		struct conf *cfg = load_checked(a.config);
 
 		if (!cfg)
 			return EXIT_CONFIG;
-		rc = status_print(cfg, json, stdout);
+		rc = status_print(cfg, a.json, stdout);
 		conf_destroy(cfg);
 		return rc == 0 ? 0 : EXIT_UNAVAILABLE;
 	}
-	fprintf(stderr, "outbox-relay: unknown command \"%s\"\nTry \"outbox-relay --help\".\n", cmd);
-	return EXIT_USAGE;
+	}
+	return EXIT_SOFTWARE;
 }

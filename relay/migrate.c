@@ -9,9 +9,11 @@
  * over libpq and records each in <schema>.outbox_relay_migrations, keyed by
  * table name and version, with the file's checksum.
  *
- * Names are restricted to plain lower-case identifiers and the templates
- * double-quote them, so rendering is plain substitution: no escaping, and a
- * name that happens to be a keyword (e.g. "user") still works.
+ * Names may be anything PostgreSQL accepts as a quoted identifier (Sales
+ * Dept, Out"box, upper case, UTF-8; no control characters): rendering
+ * follows the template's SQL and quotes each token for where it stands
+ * ("..." identifier, '...' string, comment). The templates double-quote
+ * every name, so a keyword (e.g. "user") works too.
  *
  * Each transaction takes one advisory lock first, so two runs at once
  * (say, two replicas of an app starting together) serialise and the second
@@ -26,11 +28,19 @@
 
 #include <libpq-fe.h>
 
+#include "conf.h"
+#include "db.h"
+
 #define BOOKKEEPING_TABLE "outbox_relay_migrations"
 
 /* ---- names and rendering ---- */
 
-/* Check one identifier; what is "schema" or "table" for messages. */
+/*
+ * Check one identifier; what is "schema" or "table" for messages. Any name PostgreSQL takes
+ * quoted is fine (the templates are rendered with quoting, see render_pass()) except control
+ * characters, a "." in a table name (most likely schema.table given as the table) and names
+ * longer than max bytes.
+ */
 static int
 check_ident(const char *what, const char *name, size_t max,
 	    char *errstr, size_t errstr_size)
@@ -49,14 +59,12 @@ check_ident(const char *what, const char *name, size_t max,
 		return MIGRATE_EINVAL;
 	}
 	for (i = 0; i < len; i++) {
-		char c = name[i];
+		unsigned char c = (unsigned char)name[i];
 
-		if ((c >= 'a' && c <= 'z') || c == '_' ||
-		    (i > 0 && c >= '0' && c <= '9'))
+		if (c >= 0x20 && c != 0x7f)
 			continue;
 		snprintf(errstr, errstr_size,
-			 "invalid %s name \"%s\": use lower-case letters, digits "
-			 "and underscores, not starting with a digit", what, name);
+			 "invalid %s name: it contains a control character", what);
 		return MIGRATE_EINVAL;
 	}
 	if (len > max) {
@@ -64,9 +72,9 @@ check_ident(const char *what, const char *name, size_t max,
 			 "%s name \"%s\" is too long: %zu bytes, at most %zu%s",
 			 what, name, len, max,
 			 strcmp(what, "table") == 0
-			     ? " (so that \"<table>_unpublished_idx\" fits "
-			       "PostgreSQL's 63-byte limit)"
-			     : "");
+			     ? " (so that \"<table>_dead_letters_open_idx\" fits "
+			       "PostgreSQL's 63-byte limit, NAMEDATALEN - 1)"
+			     : " (PostgreSQL's limit, NAMEDATALEN - 1)");
 		return MIGRATE_EINVAL;
 	}
 	return 0;
@@ -98,58 +106,138 @@ line_of(const char *text, const char *p)
 	return line;
 }
 
+/* Where a token stands in the template's SQL: what quoting its value needs. */
+enum sql_context { CTX_CODE, CTX_IDENT, CTX_STRING, CTX_LINE_COMMENT, CTX_BLOCK_COMMENT };
+
 /*
- * One pass over the template: with out == NULL only check the tokens,
- * otherwise write the rendered text.
+ * Writes value as its context needs it: inside "..." with every '"' doubled, inside '...' with
+ * every "'" doubled, in a comment as is (names have no control characters, so no newline ends a
+ * -- comment early). A token outside quotes is a template error (what would "{{table}}_x" be?),
+ * and inside a $$ body the value must not hold "$$", which would end the body: MIGRATE_EINVAL.
+ */
+static int
+put_value(const char *name, const char *sql, const char *at, const char *value,
+	  enum sql_context ctx, int in_dollar, FILE *out, char *errstr, size_t errstr_size)
+{
+	char quote = ctx == CTX_IDENT ? '"' : ctx == CTX_STRING ? '\'' : 0;
+
+	if (ctx == CTX_CODE) {
+		snprintf(errstr, errstr_size, "migration \"%s\" has a token outside quotes at line %d "
+			 "(write \"{{schema}}\" or \"{{table}}\" in double quotes)", name,
+			 line_of(sql, at));
+		return MIGRATE_EINVAL;
+	}
+	if ((in_dollar && strstr(value, "$$")) || (ctx == CTX_BLOCK_COMMENT && strstr(value, "*/"))) {
+		snprintf(errstr, errstr_size, "the name \"%s\" cannot be used: it holds \"%s\", which "
+			 "would end the %s at line %d of migration \"%s\"", value,
+			 ctx == CTX_BLOCK_COMMENT ? "*/" : "$$",
+			 ctx == CTX_BLOCK_COMMENT ? "comment" : "function body", line_of(sql, at), name);
+		return MIGRATE_EINVAL;
+	}
+	if (out == NULL)
+		return 0;
+	for (const char *c = value; *c; c++) {
+		if (quote && *c == quote)
+			fputc(quote, out);
+		fputc(*c, out);
+	}
+	return 0;
+}
+
+/*
+ * One pass over the template: with out == NULL only check the tokens, otherwise write the
+ * rendered text. A small SQL lexer follows the template (comments, '...' strings, "..."
+ * identifiers, $$ bodies, whose text is lexed the same way), so that each token is quoted for
+ * where it stands: a schema named Sales Dept or a table named Out"box render as valid SQL.
  */
 static int
 render_pass(const char *name, const char *sql, const char *schema,
 	    const char *table, FILE *out,
 	    char *errstr, size_t errstr_size)
 {
+	enum sql_context ctx = CTX_CODE;
+	int in_dollar = 0, rc;
 	const char *p = sql;
 
-	for (;;) {
-		const char *open = strstr(p, "{{");
+	while (*p) {
 		const char *close, *value;
 		size_t toklen, shown;
 
-		if (open == NULL) {
+		if (p[0] != '{' || p[1] != '{') {
+			switch (ctx) {
+			case CTX_CODE:
+				if (p[0] == '-' && p[1] == '-')
+					ctx = CTX_LINE_COMMENT;
+				else if (p[0] == '/' && p[1] == '*')
+					ctx = CTX_BLOCK_COMMENT;
+				else if (*p == '\'')
+					ctx = CTX_STRING;
+				else if (*p == '"')
+					ctx = CTX_IDENT;
+				else if (p[0] == '$' && p[1] == '$') {
+					in_dollar = !in_dollar;
+					if (out != NULL)
+						fputc('$', out);
+					p++;
+				}
+				break;
+			case CTX_LINE_COMMENT:
+				if (*p == '\n')
+					ctx = CTX_CODE;
+				break;
+			case CTX_BLOCK_COMMENT:
+				if (p[0] == '*' && p[1] == '/') {
+					if (out != NULL)
+						fputc('*', out);
+					p++;
+					ctx = CTX_CODE;
+				}
+				break;
+			case CTX_STRING:	/* '' inside leaves and enters again: the same */
+				if (*p == '\'')
+					ctx = CTX_CODE;
+				break;
+			case CTX_IDENT:
+				if (*p == '"')
+					ctx = CTX_CODE;
+				break;
+			}
 			if (out != NULL)
-				fputs(p, out);
-			return 0;
+				fputc(*p, out);
+			p++;
+			continue;
 		}
-		if (out != NULL)
-			fwrite(p, 1, (size_t)(open - p), out);
-		close = strstr(open + 2, "}}");
+		close = strstr(p + 2, "}}");
 		if (close == NULL) {
 			snprintf(errstr, errstr_size,
 				 "migration \"%s\" has an unterminated \"{{\" at line %d",
-				 name, line_of(sql, open));
+				 name, line_of(sql, p));
 			return MIGRATE_EINVAL;
 		}
-		toklen = (size_t)(close - (open + 2));
-		if (toklen == 6 && memcmp(open + 2, "schema", 6) == 0) {
+		toklen = (size_t)(close - (p + 2));
+		if (toklen == 6 && memcmp(p + 2, "schema", 6) == 0) {
 			value = schema;
-		} else if (toklen == 5 && memcmp(open + 2, "table", 5) == 0) {
+		} else if (toklen == 5 && memcmp(p + 2, "table", 5) == 0) {
 			value = table;
 		} else {
 			/* Show the token, cut at a newline or 60 bytes. */
-			shown = strcspn(open, "\n");
-			if (shown > (size_t)(close + 2 - open))
-				shown = (size_t)(close + 2 - open);
+			shown = strcspn(p, "\n");
+			if (shown > (size_t)(close + 2 - p))
+				shown = (size_t)(close + 2 - p);
 			if (shown > 60)
 				shown = 60;
 			snprintf(errstr, errstr_size,
 				 "migration \"%s\" has unknown token \"%.*s\" at line %d "
 				 "(only {{schema}} and {{table}} are known)",
-				 name, (int)shown, open, line_of(sql, open));
+				 name, (int)shown, p, line_of(sql, p));
 			return MIGRATE_EINVAL;
 		}
-		if (out != NULL)
-			fputs(value, out);
+		rc = put_value(name, sql, p, value, ctx, in_dollar, out, errstr, errstr_size);
+		if (rc != 0)
+			return rc;
 		p = close + 2;
 	}
+	return 0;
 }
 
 int
@@ -296,21 +384,14 @@ connect_db(const char *dsn, char *errstr, size_t errstr_size)
 		"dbname", "fallback_application_name", NULL
 	};
 	const char *values[] = { dsn, "outbox-relay migrate", NULL };
-	PQconninfoOption *opts;
-	char *parse_error = NULL;
+	char why[256];
 	PGconn *conn;
 
-	opts = PQconninfoParse(dsn, &parse_error);
-	if (opts == NULL) {
-		snprintf(errstr, errstr_size, "invalid connection string%s",
-			 parse_error != NULL
-			     ? " (libpq's message is not shown: it may quote a "
-			       "password)"
-			     : ": out of memory");
-		PQfreemem(parse_error);
+	/* the daemon's check: a plain database name is fine, libpq's parse message never shown */
+	if (conf_check_dsn(dsn, why, sizeof(why)) != 0) {
+		snprintf(errstr, errstr_size, "invalid connection string: %s", why);
 		return NULL;
 	}
-	PQconninfoFree(opts);
 
 	conn = PQconnectdbParams(keys, values, 1);
 	if (conn == NULL) {
@@ -392,9 +473,11 @@ ensure_bookkeeping(PGconn *conn, const char *schema,
 		   char *errstr, size_t errstr_size)
 {
 	const char *params[] = { schema };
-	char sql[1024], context[160];
+	char sql[1024], context[160], qschema[DB_QUOTED_SIZE];
 	PGresult *res = NULL;
 	int rc, exists;
+
+	db_quote_ident(schema, qschema, sizeof(qschema));
 
 	rc = begin_locked(conn, errstr, errstr_size);
 	if (rc != 0)
@@ -409,7 +492,7 @@ ensure_bookkeeping(PGconn *conn, const char *schema,
 		goto done;
 	}
 	if (PQntuples(res) == 0) {
-		snprintf(sql, sizeof(sql), "CREATE SCHEMA \"%s\"", schema);
+		snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", qschema);
 		rc = run_command(conn, sql, 0, NULL, context, errstr, errstr_size);
 		if (rc != 0)
 			goto done;
@@ -425,17 +508,17 @@ ensure_bookkeeping(PGconn *conn, const char *schema,
 			 "could not create table \"%s." BOOKKEEPING_TABLE "\"",
 			 schema);
 		snprintf(sql, sizeof(sql),
-			 "CREATE TABLE \"%s\"." BOOKKEEPING_TABLE " ("
+			 "CREATE TABLE %s." BOOKKEEPING_TABLE " ("
 			 " table_name text NOT NULL,"
 			 " version int NOT NULL,"
 			 " name text NOT NULL,"
 			 " checksum text NOT NULL,"
 			 " applied_at timestamptz NOT NULL DEFAULT now(),"
 			 " PRIMARY KEY (table_name, version));"
-			 " COMMENT ON TABLE \"%s\"." BOOKKEEPING_TABLE " IS"
+			 " COMMENT ON TABLE %s." BOOKKEEPING_TABLE " IS"
 			 " 'Outbox migrations applied by outbox-relay migrate,"
 			 " per outbox table of this schema'",
-			 schema, schema);
+			 qschema, qschema);
 		rc = run_command(conn, sql, 0, NULL, context, errstr, errstr_size);
 		if (rc != 0)
 			goto done;
@@ -459,11 +542,12 @@ load_recorded(PGconn *conn, const char *schema,
 	      char *errstr, size_t errstr_size)
 {
 	const char *params[] = { table };
-	char sql[256];
+	char sql[512], qschema[DB_QUOTED_SIZE];
 
+	db_quote_ident(schema, qschema, sizeof(qschema));
 	snprintf(sql, sizeof(sql),
-		 "SELECT version, name, checksum FROM \"%s\"." BOOKKEEPING_TABLE
-		 " WHERE table_name = $1 ORDER BY version", schema);
+		 "SELECT version, name, checksum FROM %s." BOOKKEEPING_TABLE
+		 " WHERE table_name = $1 ORDER BY version", qschema);
 	return run(conn, sql, 1, params, "could not read the applied migrations",
 		   errstr, errstr_size);
 }
@@ -523,7 +607,7 @@ apply_one(PGconn *conn, const struct migrate_sql *m,
 	  const char *qualified, FILE *report, int *applied,
 	  char *errstr, size_t errstr_size)
 {
-	char context[256], sql[256], version[16];
+	char context[256], sql[512], version[16], qschema[DB_QUOTED_SIZE];
 	const char *params[4];
 	PGresult *recorded = NULL;
 	char *text = NULL;
@@ -570,10 +654,11 @@ apply_one(PGconn *conn, const struct migrate_sql *m,
 	if (rc != 0)
 		goto done;
 
+	db_quote_ident(schema, qschema, sizeof(qschema));
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO \"%s\"." BOOKKEEPING_TABLE
+		 "INSERT INTO %s." BOOKKEEPING_TABLE
 		 " (table_name, version, name, checksum) VALUES ($1, $2, $3, $4)",
-		 schema);
+		 qschema);
 	snprintf(version, sizeof(version), "%d", m->version);
 	params[0] = table;
 	params[1] = version;
@@ -677,6 +762,13 @@ migrate_apply(const char *dsn, const char *schema, const char *table,
 		return MIGRATE_EINVAL;
 	}
 	snprintf(qualified, sizeof(qualified), "%s.%s", schema, table);
+	/* a name the templates cannot take ("$$" in it) fails before anything is changed */
+	for (size_t i = 0; i < migrate_sql_count; i++) {
+		rc = migrate_render_sql(migrate_sqls[i].name, migrate_sqls[i].sql, schema, table,
+					NULL, errstr, errstr_size);
+		if (rc != 0)
+			return rc;
+	}
 
 	conn = connect_db(dsn, errstr, errstr_size);
 	if (conn == NULL)
@@ -711,7 +803,8 @@ migrate_usage(void)
 	    "                of applying it (no database needed)\n"
 	    "  --dry-run     list the migrations that would be applied\n"
 	    "\n"
-	    "Names are lower-case identifiers ([a-z_][a-z0-9_]*). Applied\n"
+	    "Names are taken as written (case-sensitive; spaces, quotes and UTF-8\n"
+	    "are fine): schema up to 63 bytes, table up to 41. Applied\n"
 	    "migrations are recorded in <schema>.outbox_relay_migrations, so a\n"
 	    "second run applies only what is missing. Run it as the role that\n"
 	    "owns (or will own) the table. Needs PostgreSQL 13 or later.\n";

@@ -30,8 +30,8 @@ extern const size_t migrate_sql_count;
 
 /* PostgreSQL's identifier limit (NAMEDATALEN - 1). */
 #define MIGRATE_SCHEMA_MAX 63
-/* Leaves room for "<table>_unpublished_idx" within the 63 bytes. */
-#define MIGRATE_TABLE_MAX 47
+/* Leaves room for "<table>_dead_letters_open_idx" within the 63 bytes. */
+#define MIGRATE_TABLE_MAX 41
 
 /*
  * The advisory lock key (the two-int4 form) that migrate_apply() holds for
@@ -48,10 +48,10 @@ extern const size_t migrate_sql_count;
 #define MIGRATE_EIO    (-3) /* could not write to the output stream */
 
 /*
- * Check that schema and table are plain lower-case identifiers
- * ([a-z_][a-z0-9_]*, schema at most MIGRATE_SCHEMA_MAX bytes, table at most
- * MIGRATE_TABLE_MAX). Such names need no quoting rules beyond the double
- * quotes the templates put around them, and mean the same quoted or not.
+ * Check that schema and table are names the migrations can use: not empty,
+ * no control characters, no "." in the table, schema at most
+ * MIGRATE_SCHEMA_MAX bytes and table at most MIGRATE_TABLE_MAX. Names are
+ * taken as written (case-sensitive) and quoted when rendered.
  * Returns 0, or MIGRATE_EINVAL with the reason in errstr.
  */
 int migrate_check_names(const char *schema, const char *table,

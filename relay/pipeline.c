@@ -14,6 +14,7 @@
 
 #include "ackwin.h"
 #include "clock.h"
+#include "db.h"
 #include "deadletter.h"
 #include "encode.h"
 #include "log.h"
@@ -331,9 +332,12 @@ describe(const struct pipeline *p, const struct outbox_event *ev, char *buf, siz
 	if (p->ls)
 		snprintf(buf, size, "the event at WAL %X/%X", (unsigned int)(ev->lsn >> 32),
 			 (unsigned int)ev->lsn);
-	else
-		snprintf(buf, size, "row %lld of %s.%s", ev->id, p->src->schema_name,
-			 p->src->table_name);
+	else {
+		char shown[DB_QUALIFIED_SIZE];
+
+		snprintf(buf, size, "row %lld of %s", ev->id,
+			 db_table_display(p->src, "", shown, sizeof(shown)));
+	}
 }
 
 /*
@@ -399,6 +403,24 @@ poison(struct pipeline *p, const struct outbox_event *ev, const char *why, uint6
 }
 
 /*
+ * poison() for an event that cannot be routed or encoded. A suspect for it means Kafka refused
+ * its dead letter last time: the reason is added to why, so that a dead letter refused for its
+ * size goes without its value now (produce_send_dead_letter) instead of being refused forever.
+ */
+static int
+poison_again(struct pipeline *p, const struct outbox_event *dl, char *why, size_t why_size,
+	     struct suspect *sus)
+{
+	if (sus) {
+		size_t n = strlen(why);
+
+		snprintf(why + n, why_size - n, "; its dead letter was refused: %s", sus->why);
+		drop_suspect(p, sus);
+	}
+	return poison(p, dl, why, 0);
+}
+
+/*
  * Routes, encodes and sends one event (its window slot's tag is tag: the row id in poll mode,
  * minus its WAL position in logical mode). Returns 0, or -1 when the session must end (a poison
  * event under "stop", a fatal producer error, an unavailable schema registry).
@@ -421,13 +443,13 @@ send_event(struct pipeline *p, const struct outbox_event *ev, long long tag)
 		return poison(p, &dl, errstr, 0);
 	}
 	if (route_event(p->src->topic, p->src->name, ev, &p->route, errstr, sizeof(errstr)) != 0)
-		return poison(p, &dl, errstr, 0);
+		return poison_again(p, &dl, errstr, sizeof(errstr), sus);
 	switch (encoder_encode(p->enc, source_conn(p), ev, &p->route, &value, &value_len, errstr,
 			       sizeof(errstr))) {
 	case ENCODE_OK:
 		break;
 	case ENCODE_POISON:
-		return poison(p, &dl, errstr, 0);
+		return poison_again(p, &dl, errstr, sizeof(errstr), sus);
 	default:
 		log_error("source \"%s\": %s", p->src->name, errstr);
 		return -1;
@@ -508,9 +530,11 @@ become_active(struct pipeline *p)
 		if (got)
 			return 0;
 		if (!p->standby_logged) {
-			log_info("source \"%s\": standby: another instance holds the lock of %s.%s; "
-				 "taking over when it goes away", p->src->name, p->src->schema_name,
-				 p->src->table_name);
+			char shown[DB_QUALIFIED_SIZE];
+
+			log_info("source \"%s\": standby: another instance holds the lock of %s; "
+				 "taking over when it goes away", p->src->name,
+				 db_table_display(p->src, "", shown, sizeof(shown)));
 			p->standby_logged = 1;
 		}
 		set_state(p, PIPELINE_STANDBY);
@@ -883,8 +907,12 @@ session(struct pipeline *p)
 	}
 	if (become_active(p) != 0)
 		goto out;
-	log_info("source \"%s\": active: relaying %s.%s at %s to Kafka", p->src->name,
-		 p->src->schema_name, p->src->table_name, poll_server(p->ps));
+	{
+		char shown[DB_QUALIFIED_SIZE];
+
+		log_info("source \"%s\": active: relaying %s at %s to Kafka", p->src->name,
+			 db_table_display(p->src, "", shown, sizeof(shown)), poll_server(p->ps));
+	}
 	p->standby_logged = 0;
 	/* only the active instance talks to Kafka: a standby holds no producer */
 	p->prod = produce_new(p->cfg, p->src, p->win, errstr, sizeof(errstr));

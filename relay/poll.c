@@ -15,8 +15,9 @@ struct poll_source {
 	const struct conf_source *src;
 	PGconn *conn;
 	PGresult *rows;		/* the last fetch */
-	char qualified[160];	/* "schema"."table" */
-	char lock_name[160];	/* text hashed into the advisory lock key */
+	char qualified[DB_QUALIFIED_SIZE];	/* "schema"."table", quoted for SQL */
+	char shown[DB_QUALIFIED_SIZE];		/* schema.table for messages */
+	char lock_name[DB_QUALIFIED_SIZE + 16];	/* text hashed into the advisory lock key */
 	char server[300];
 	int has_txid;
 	int locked;
@@ -27,11 +28,14 @@ struct poll_source {
 	/* both modes: ids already read within the current pass are below the cursor */
 	long long cursor;
 	int pass_done;		/* fallback mode: the last fetch reached the end of the table */
+	/* commit-order passes: rows whose txid is NULL are read by id alone, as in fallback
+	 * mode: those above this id (the highest read since the window was last idle) */
+	long long null_cursor;
 
 	char *idbuf;		/* "{1,2,3}" for poll_mark */
 	size_t idbuf_cap;
 
-	char backlog_sql[512];	/* poll_backlog's query, built by poll_connect */
+	char backlog_sql[1024];	/* poll_backlog's query, built by poll_connect */
 };
 
 struct poll_source *
@@ -42,10 +46,12 @@ poll_new(const struct conf_source *src)
 	if (!ps)
 		return NULL;
 	ps->src = src;
-	snprintf(ps->qualified, sizeof(ps->qualified), "\"%s\".\"%s\"", src->schema_name,
-		 src->table_name);
-	snprintf(ps->lock_name, sizeof(ps->lock_name), "outbox-relay:%s.%s", src->schema_name,
-		 src->table_name);
+	/* conf accepted only names of at most 63 bytes: this cannot fail */
+	(void)db_table_sql(src, "", ps->qualified, sizeof(ps->qualified), NULL, 0);
+	db_table_display(src, "", ps->shown, sizeof(ps->shown));
+	/* plain names read as before (outbox-relay:public.outbox), so versions exclude each other;
+	 * others quoted, so that no two tables share a lock */
+	snprintf(ps->lock_name, sizeof(ps->lock_name), "outbox-relay:%s", ps->shown);
 	return ps;
 }
 
@@ -66,6 +72,7 @@ poll_rewind(struct poll_source *ps)
 	free(ps->snap_new);
 	ps->snap_old = ps->snap_new = NULL;
 	ps->cursor = 0;
+	ps->null_cursor = 0;
 	ps->pass_done = 1;
 }
 
@@ -98,16 +105,16 @@ static void
 column_expr(const struct conf_source *src, enum outbox_column col, int present, char *out,
 	    size_t size)
 {
-	const char *name = src->columns[col];
+	char name[DB_QUOTED_SIZE];
 
-	if (!present || !*name)
+	if (!present || db_quote_ident(src->columns[col], name, sizeof(name)) != 0)
 		snprintf(out, size, "NULL::text");
 	else if (col == COL_ID)
-		snprintf(out, size, "\"%s\"", name);
+		snprintf(out, size, "%s", name);
 	else if (col == COL_CREATED_AT)
-		snprintf(out, size, "(extract(epoch from \"%s\") * 1000)::int8", name);
+		snprintf(out, size, "(extract(epoch from %s) * 1000)::int8", name);
 	else
-		snprintf(out, size, "\"%s\"::text", name);
+		snprintf(out, size, "%s::text", name);
 }
 
 /* Field order of the fetch queries; poll_row reads them by these positions. */
@@ -135,8 +142,8 @@ check_columns(struct poll_source *ps, int present[COL__COUNT], char *errstr, siz
 		return fail(ps, res, "could not read the outbox table's columns", errstr, errstr_size);
 	if (PQntuples(res) == 0) {
 		snprintf(errstr, errstr_size,
-			 "table %s.%s does not exist (create it with \"outbox-relay migrate\")",
-			 src->schema_name, src->table_name);
+			 "table %s does not exist (create it with \"outbox-relay migrate\")",
+			 ps->shown);
 		PQclear(res);
 		return -1;
 	}
@@ -152,9 +159,8 @@ check_columns(struct poll_source *ps, int present[COL__COUNT], char *errstr, siz
 			if (c == COL_ID && strcmp(type, "bigint") != 0 && strcmp(type, "integer") != 0 &&
 			    strcmp(type, "smallint") != 0) {
 				snprintf(errstr, errstr_size,
-					 "column \"%s\" of %s.%s (columns.id) is %s; it must be an integer "
-					 "that grows with insertion order", src->columns[c], src->schema_name,
-					 src->table_name, type);
+					 "column \"%s\" of %s (columns.id) is %s; it must be an integer "
+					 "that grows with insertion order", src->columns[c], ps->shown, type);
 				PQclear(res);
 				return -1;
 			}
@@ -164,21 +170,19 @@ check_columns(struct poll_source *ps, int present[COL__COUNT], char *errstr, siz
 		if (c == COL_ID || c == COL_AGGREGATE_TYPE || c == COL_AGGREGATE_ID ||
 		    c == COL_PAYLOAD || (c == COL_PUBLISHED_AT && src->on_publish == ON_PUBLISH_MARK)) {
 			snprintf(errstr, errstr_size,
-				 "table %s.%s has no column \"%s\" (mapped from columns.%s)",
-				 src->schema_name, src->table_name, src->columns[c],
+				 "table %s has no column \"%s\" (mapped from columns.%s)",
+				 ps->shown, src->columns[c],
 				 conf_column_key((enum outbox_column)c));
 			PQclear(res);
 			return -1;
 		}
 		if (c == COL_TXID)
-			log_warning("source \"%s\": table %s.%s has no column \"%s\"; reading in id order, "
+			log_warning("source \"%s\": table %s has no column \"%s\"; reading in id order, "
 				    "so a row that commits late may be published after newer rows of "
-				    "its aggregate", src->name, src->schema_name, src->table_name,
-				    src->columns[c]);
+				    "its aggregate", src->name, ps->shown, src->columns[c]);
 		else if (c != COL_PUBLISHED_AT)
-			log_warning("source \"%s\": table %s.%s has no column \"%s\"; events are sent "
-				    "without it", src->name, src->schema_name, src->table_name,
-				    src->columns[c]);
+			log_warning("source \"%s\": table %s has no column \"%s\"; events are sent "
+				    "without it", src->name, ps->shown, src->columns[c]);
 	}
 	PQclear(res);
 	return 0;
@@ -212,7 +216,9 @@ poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 {
 	const struct conf_source *src = ps->src;
 	int present[COL__COUNT];
-	char select[2048], expr[160], sql[4096];
+	char select[4096], expr[320], sql[8192];
+	char qid[DB_QUOTED_SIZE], qtxid[DB_QUOTED_SIZE], qpub[DB_QUOTED_SIZE];
+	char qcreated[DB_QUOTED_SIZE];
 	size_t len = 0;
 
 	poll_disconnect(ps);
@@ -230,42 +236,50 @@ poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 		column_expr(src, fetch_fields[f], present[fetch_fields[f]], expr, sizeof(expr));
 		len += (size_t)snprintf(select + len, sizeof(select) - len, "%s%s", f ? ", " : "", expr);
 	}
-	const char *unpublished_col = src->columns[COL_PUBLISHED_AT];
-	char unpublished[128] = "TRUE";
+	char unpublished[DB_QUOTED_SIZE + 16] = "TRUE";
 
+	/* absent (or "") columns quote as "": the queries below use only the present ones */
+	db_quote_ident(src->columns[COL_ID], qid, sizeof(qid));
+	db_quote_ident(src->columns[COL_TXID], qtxid, sizeof(qtxid));
+	db_quote_ident(src->columns[COL_PUBLISHED_AT], qpub, sizeof(qpub));
+	db_quote_ident(src->columns[COL_CREATED_AT], qcreated, sizeof(qcreated));
 	if (present[COL_PUBLISHED_AT])
-		snprintf(unpublished, sizeof(unpublished), "\"%s\" IS NULL", unpublished_col);
+		snprintf(unpublished, sizeof(unpublished), "%s IS NULL", qpub);
 	/* the same condition as the fetch, so the partial index on the unpublished rows serves it */
 	if (present[COL_CREATED_AT])
 		snprintf(ps->backlog_sql, sizeof(ps->backlog_sql),
-			 "SELECT count(*), extract(epoch FROM now() - min(\"%s\")) FROM %s WHERE %s",
-			 src->columns[COL_CREATED_AT], ps->qualified, unpublished);
+			 "SELECT count(*), extract(epoch FROM now() - min(%s)) FROM %s WHERE %s",
+			 qcreated, ps->qualified, unpublished);
 	else
 		snprintf(ps->backlog_sql, sizeof(ps->backlog_sql),
 			 "SELECT count(*), NULL FROM %s WHERE %s", ps->qualified, unpublished);
 
+	/* A row whose txid is NULL (a mapped table's column may allow it) has no commit order:
+	 * pg_visible_in_snapshot(NULL) would skip it forever, and reading it in every pass would
+	 * send it again while in flight. It is read by id alone, as in fallback mode: above
+	 * null_cursor ($5), which goes back to 0 only when nothing is in flight. */
 	if (ps->has_txid)
 		snprintf(sql, sizeof(sql),
-			 "SELECT %s FROM %s WHERE %s AND \"%s\" > $1 "
-			 "AND pg_visible_in_snapshot(\"%s\", $2::pg_snapshot) "
-			 "AND ($3::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(\"%s\", $3::pg_snapshot)) "
-			 "ORDER BY \"%s\" LIMIT $4",
-			 select, ps->qualified, unpublished, src->columns[COL_ID], src->columns[COL_TXID],
-			 src->columns[COL_TXID], src->columns[COL_ID]);
+			 "SELECT %s FROM %s WHERE %s AND %s > $1 "
+			 "AND ((%s IS NULL AND %s > $5) OR (%s IS NOT NULL "
+			 "AND pg_visible_in_snapshot(%s, $2::pg_snapshot) "
+			 "AND ($3::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(%s, $3::pg_snapshot)))) "
+			 "ORDER BY %s LIMIT $4",
+			 select, ps->qualified, unpublished, qid, qtxid, qid, qtxid, qtxid, qtxid, qid);
 	else
 		snprintf(sql, sizeof(sql),
-			 "SELECT %s FROM %s WHERE %s AND \"%s\" > $1 ORDER BY \"%s\" LIMIT $2",
-			 select, ps->qualified, unpublished, src->columns[COL_ID], src->columns[COL_ID]);
+			 "SELECT %s FROM %s WHERE %s AND %s > $1 ORDER BY %s LIMIT $2",
+			 select, ps->qualified, unpublished, qid, qid);
 	if (prepare(ps, "fetch", sql, errstr, errstr_size) != 0)
 		return -1;
 
 	if (src->on_publish == ON_PUBLISH_DELETE)
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE \"%s\" = ANY($1::int8[])",
-			 ps->qualified, src->columns[COL_ID]);
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ANY($1::int8[])",
+			 ps->qualified, qid);
 	else
 		snprintf(sql, sizeof(sql),
-			 "UPDATE %s SET \"%s\" = now() WHERE \"%s\" = ANY($1::int8[]) AND \"%s\" IS NULL",
-			 ps->qualified, unpublished_col, src->columns[COL_ID], unpublished_col);
+			 "UPDATE %s SET %s = now() WHERE %s = ANY($1::int8[]) AND %s IS NULL",
+			 ps->qualified, qpub, qid, qpub);
 	if (prepare(ps, "mark", sql, errstr, errstr_size) != 0)
 		return -1;
 	poll_rewind(ps);
@@ -312,8 +326,8 @@ int
 poll_fetch(struct poll_source *ps, size_t max_rows, int window_empty, char *errstr,
 	   size_t errstr_size)
 {
-	char cursor[32], limit[32];
-	const char *params[4];
+	char cursor[32], limit[32], null_cursor[32];
+	const char *params[5];
 	int nparams, n;
 	PGresult *res;
 
@@ -325,6 +339,8 @@ poll_fetch(struct poll_source *ps, size_t max_rows, int window_empty, char *errs
 			if (take_snapshot(ps, errstr, errstr_size) != 0)
 				return -1;
 			ps->cursor = 0;
+			if (window_empty)
+				ps->null_cursor = 0;
 		}
 	} else if (ps->pass_done) {
 		/* a rescan from the start would read the in-flight rows again: only when idle */
@@ -341,7 +357,9 @@ poll_fetch(struct poll_source *ps, size_t max_rows, int window_empty, char *errs
 		params[1] = ps->snap_new;
 		params[2] = ps->snap_old;
 		params[3] = limit;
-		nparams = 4;
+		snprintf(null_cursor, sizeof(null_cursor), "%lld", ps->null_cursor);
+		params[4] = null_cursor;
+		nparams = 5;
 	} else {
 		params[1] = limit;
 		nparams = 2;
@@ -353,6 +371,8 @@ poll_fetch(struct poll_source *ps, size_t max_rows, int window_empty, char *errs
 	n = PQntuples(res);
 	if (n > 0)
 		ps->cursor = strtoll(PQgetvalue(res, n - 1, 0), NULL, 10);
+	if (ps->cursor > ps->null_cursor)
+		ps->null_cursor = ps->cursor;
 	if ((size_t)n < max_rows) {
 		/* this pass is complete */
 		if (ps->has_txid) {
@@ -381,7 +401,7 @@ poll_row(const struct poll_source *ps, int i, struct outbox_event *ev)
 size_t
 poll_select_list(const struct conf_source *src, char *buf, size_t size)
 {
-	char expr[160];
+	char expr[320];
 	size_t len = 0;
 
 	buf[0] = '\0';
@@ -456,8 +476,8 @@ poll_retention(struct poll_source *ps, long long retention_ms, long long batch,
 	       long long *deleted, char *errstr, size_t errstr_size)
 {
 	const struct conf_source *src = ps->src;
-	const char *id = src->columns[COL_ID], *published = src->columns[COL_PUBLISHED_AT];
-	char age[32], limit[32], sql[1024];
+	char id[DB_QUOTED_SIZE], published[DB_QUOTED_SIZE];
+	char age[32], limit[32], sql[2048];
 	const char *params[2] = { age, limit };
 	PGresult *res;
 
@@ -466,14 +486,16 @@ poll_retention(struct poll_source *ps, long long retention_ms, long long batch,
 	 * published_at column) */
 	if (src->on_publish == ON_PUBLISH_DELETE)
 		return 0;
+	db_quote_ident(src->columns[COL_ID], id, sizeof(id));
+	db_quote_ident(src->columns[COL_PUBLISHED_AT], published, sizeof(published));
 	snprintf(age, sizeof(age), "%lld", retention_ms);
 	snprintf(limit, sizeof(limit), "%lld", batch);
 	/* One short autocommit statement: the subquery bounds the rows (and so the locks) to one
 	 * batch, taken in id order so that successive batches walk the oldest rows first. Rows
 	 * with published_at NULL never qualify. */
 	snprintf(sql, sizeof(sql),
-		 "DELETE FROM %s WHERE \"%s\" IN (SELECT \"%s\" FROM %s WHERE \"%s\" IS NOT NULL "
-		 "AND \"%s\" < now() - $1::float8 * interval '1 millisecond' ORDER BY \"%s\" LIMIT $2)",
+		 "DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s IS NOT NULL "
+		 "AND %s < now() - $1::float8 * interval '1 millisecond' ORDER BY %s LIMIT $2)",
 		 ps->qualified, id, id, ps->qualified, published, published, id);
 	res = PQexecParams(ps->conn, sql, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)

@@ -28,6 +28,7 @@ struct producer {
 	struct produce_rejection rejections[PRODUCE_MAX_REJECTIONS];
 	size_t n_rejections;
 	int brokers_down;	/* ALL_BROKERS_DOWN, and no broker heard from since */
+	char broker_error[256];	/* why the last broker connection failed (TLS, SASL, ...) */
 	struct produce_stats stats;	/* since the last produce_take_stats */
 };
 
@@ -74,8 +75,13 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		log_error("source \"%s\": kafka producer failed: %s", p->source, p->fatal_msg);
 		return;
 	}
+	/* the connection's own failure (refused, TLS handshake, SASL authentication) says more
+	 * than "all brokers down": produce_check_brokers reports it */
+	if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		snprintf(p->broker_error, sizeof(p->broker_error), "%s", reason);
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
-	    err == RD_KAFKA_RESP_ERR__RESOLVE) {
+	    err == RD_KAFKA_RESP_ERR__RESOLVE || err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+	    err == RD_KAFKA_RESP_ERR__SSL) {
 		time_t now = time(NULL);
 
 		/* an idle poll source stays active while no broker answers: readiness needs this */
@@ -302,7 +308,13 @@ produce_check_brokers(struct producer *p, int timeout_ms, char *errstr, size_t e
 	rd_kafka_resp_err_t err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
 
 	if (err) {
-		snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(err));
+		/* error_cb runs only from rd_kafka_poll: serve it, so that the reason the
+		 * connections failed (a wrong password, an unverifiable certificate) is known;
+		 * called from the pipeline's thread, where reports are served anyway */
+		p->broker_error[0] = '\0';
+		rd_kafka_poll(p->rk, 0);
+		snprintf(errstr, errstr_size, "%s", p->broker_error[0] ? p->broker_error
+								     : rd_kafka_err2str(err));
 		return -1;
 	}
 	rd_kafka_metadata_destroy(md);
@@ -349,14 +361,19 @@ produce_send(struct producer *p, const struct route_result *r, const struct outb
 	return classify(p, err, errstr, errstr_size);
 }
 
-enum produce_result
-produce_send_dead_letter(struct producer *p, const char *topic, const struct outbox_event *ev,
-			 const char *error, uint64_t seq, char *errstr, size_t errstr_size)
+/*
+ * One try at the dead letter, with or without the payload as its value. Without it, a header
+ * payload_omitted says how large it was (the dead-letter record in the database keeps it).
+ */
+static rd_kafka_resp_err_t
+send_dead_letter(struct producer *p, const char *topic, const struct outbox_event *ev,
+		 const char *error, uint64_t seq, int with_payload)
 {
-	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(9);
 	rd_kafka_resp_err_t err;
-	char id[32];
+	char id[32], omitted[48];
 	size_t key_len = ev->aggregate_id ? strlen(ev->aggregate_id) : 0;
+	const void *value = with_payload ? ev->payload : NULL;
 
 	snprintf(id, sizeof(id), "%lld", ev->id);
 	rd_kafka_header_add(hdrs, "error", -1, error, -1);
@@ -372,15 +389,37 @@ produce_send_dead_letter(struct producer *p, const char *topic, const struct out
 		rd_kafka_header_add(hdrs, "aggregate_id", -1, ev->aggregate_id, -1);
 	if (ev->headers)
 		rd_kafka_header_add(hdrs, "headers", -1, ev->headers, -1);
+	if (ev->payload && !with_payload) {
+		snprintf(omitted, sizeof(omitted), "%zu bytes", ev->payload_len);
+		rd_kafka_header_add(hdrs, "payload_omitted", -1, omitted, -1);
+	}
 	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
 				RD_KAFKA_V_KEY(key_len ? ev->aggregate_id : NULL, key_len),
-				RD_KAFKA_V_VALUE((void *)ev->payload, ev->payload ? ev->payload_len : 0),
+				RD_KAFKA_V_VALUE((void *)value, value ? ev->payload_len : 0),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
 				RD_KAFKA_V_HEADERS(hdrs),
 				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
 	if (err)
 		rd_kafka_headers_destroy(hdrs);
+	return err;
+}
+
+enum produce_result
+produce_send_dead_letter(struct producer *p, const char *topic, const struct outbox_event *ev,
+			 const char *error, uint64_t seq, char *errstr, size_t errstr_size)
+{
+	/* An event refused for its size (by this producer's message.max.bytes or, at delivery,
+	 * by the topic's max.message.bytes) would be refused again on the dead-letter topic,
+	 * and the source could never get past it: such a dead letter goes without its value. */
+	int with_payload = ev->payload &&
+			   !strstr(error, rd_kafka_err2str(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)) &&
+			   !strstr(error, rd_kafka_err2str(RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE));
+	rd_kafka_resp_err_t err = send_dead_letter(p, topic, ev, error, seq, with_payload);
+
+	if (with_payload && (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+			     err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE))
+		err = send_dead_letter(p, topic, ev, error, seq, 0);
 	return classify(p, err, errstr, errstr_size);
 }
 

@@ -62,7 +62,10 @@ enum produce_result produce_send(struct producer *p, const struct route_result *
 
 /*
  * Sends ev to the dead-letter topic with headers naming the error, the source and the row;
- * the key is the aggregate id when there is one. Same results as produce_send.
+ * the key is the aggregate id when there is one, the value the payload, unless the event was
+ * refused for its size (error says so) or the dead letter itself is too large for the
+ * producer: then no value, and a header payload_omitted ("N bytes"). Same results as
+ * produce_send.
  */
 enum produce_result produce_send_dead_letter(struct producer *p, const char *topic,
 					     const struct outbox_event *ev, const char *error,

@@ -14,6 +14,7 @@
 
 #include "ackwin.h"
 #include "avlogical.h"
+#include "cli.h"
 #include "clock.h"
 #include "db.h"
 #include "encode.h"
@@ -39,17 +40,6 @@ on_interrupt(int sig)
 	(void)sig;
 	interrupted = 1;
 }
-
-struct replay_args {
-	const char *config, *source;
-	long long from_id, to_id;	/* LLONG_MIN / LLONG_MAX: open */
-	int has_from, has_to;
-	const char *since, *until;	/* as given */
-	char since_us[32], until_us[32];	/* epoch microseconds, for the query */
-	const char *aggregate_type, *aggregate_id, *event_type, *topic;
-	int dry_run, yes, history, dead_lettered;
-	long long rate, batch;
-};
 
 static const char *
 replay_usage(void)
@@ -99,14 +89,15 @@ parse_time(const char *s, char *out, size_t size)
 }
 
 static int
-parse_count(const char *opt, const char *s, long long min, long long *out)
+parse_count(const char *opt, const char *s, long long min, long long *out, char *errstr,
+	    size_t errstr_size)
 {
 	char *end;
 	long long v = strtoll(s, &end, 10);
 
 	if (!*s || *end || v < min) {
-		fprintf(stderr, "outbox-relay replay: %s must be an integer >= %lld, not \"%s\"\n",
-			opt, min, s);
+		snprintf(errstr, errstr_size,
+			 "outbox-relay replay: %s must be an integer >= %lld, not \"%s\"", opt, min, s);
 		return -1;
 	}
 	*out = v;
@@ -120,13 +111,15 @@ build_filter(const struct conf_source *src, struct replay_args *a, char *where, 
 {
 	int n = 0;
 	size_t len = 0;
+	char q[DB_QUOTED_SIZE];
 
 #define COND(fmt, col, value)							\
 	do {									\
 		params[n] = (value);						\
 		n++;								\
+		db_quote_ident(src->columns[col], q, sizeof(q));		\
 		len += (size_t)snprintf(where + len, len < size ? size - len : 0,	\
-					" AND \"%s\" " fmt, src->columns[col], n);	\
+					" AND %s " fmt, q, n);			\
 	} while (0)
 
 	len += (size_t)snprintf(where, size, "TRUE");
@@ -196,14 +189,15 @@ confirm(long long n, const struct conf_source *src, const struct replay_args *a)
 static int
 show_history(PGconn *conn, const struct conf_source *src)
 {
-	char sql[512], errstr[512];
+	char sql[1024], errstr[512], table[DB_QUALIFIED_SIZE];
 	PGresult *res;
 
+	db_table_sql(src, "_replays", table, sizeof(table), NULL, 0);	/* checked by replay_main */
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
 		 "coalesce(os_user, db_user), status, selected, sent, acked, failed, "
 		 "selection || coalesce(' --topic ' || topic, '') "
-		 "FROM \"%s\".\"%s_replays\" ORDER BY id", src->schema_name, src->table_name);
+		 "FROM %s ORDER BY id", table);
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		db_table_error(conn, res, src, "_replays", "replay history", errstr, sizeof(errstr));
@@ -227,10 +221,10 @@ show_history(PGconn *conn, const struct conf_source *src)
  * and whose own id orders the reading and identifies what to mark recovered.
  */
 struct selection {
-	char table[160];
+	char table[DB_QUALIFIED_SIZE];
 	struct conf_source cols;	/* only columns[] is used */
-	const char *order_col;		/* keyset column */
-	char select[1024];
+	char order_col[DB_QUOTED_SIZE];	/* keyset column, quoted */
+	char select[4096];
 	const char *extra;		/* appended to WHERE */
 };
 
@@ -248,18 +242,17 @@ selection_init(struct selection *s, const struct conf_source *src, int dead_lett
 	memset(s, 0, sizeof(*s));
 	s->cols = *src;
 	if (!dead_lettered) {
-		snprintf(s->table, sizeof(s->table), "\"%s\".\"%s\"", src->schema_name,
-			 src->table_name);
-		s->order_col = src->columns[COL_ID];
+		db_table_sql(src, "", s->table, sizeof(s->table), NULL, 0);
+		db_quote_ident(src->columns[COL_ID], s->order_col, sizeof(s->order_col));
 		poll_select_list(src, s->select, sizeof(s->select));
 		s->extra = "";
 		return;
 	}
-	snprintf(s->table, sizeof(s->table), "\"%s\".\"%s_dead_letters\"", src->schema_name,
-		 src->table_name);
+	/* checked by replay_main */
+	db_table_sql(src, "_dead_letters", s->table, sizeof(s->table), NULL, 0);
 	for (int c = 0; c < COL__COUNT; c++)
 		s->cols.columns[c] = (char *)dl_cols[c];
-	s->order_col = "id";
+	snprintf(s->order_col, sizeof(s->order_col), "id");
 	/* the fetch layout (poll_event_from) with the record's own id first */
 	s->cols.columns[COL_ID] = "id";
 	poll_select_list(&s->cols, s->select, sizeof(s->select));
@@ -386,14 +379,15 @@ send_one(struct run *r, const struct replay_args *a, const struct outbox_event *
 static void
 finish_history(struct run *r, const char *status)
 {
-	char sql[512], v[5][32];
+	char sql[1024], v[5][32], table[DB_QUALIFIED_SIZE];
 	const char *params[7];
 	PGresult *res;
 
+	db_table_sql(r->src, "_replays", table, sizeof(table), NULL, 0);
 	snprintf(sql, sizeof(sql),
-		 "UPDATE \"%s\".\"%s_replays\" SET finished_at = now(), status = $2, sent = $3, "
+		 "UPDATE %s SET finished_at = now(), status = $2, sent = $3, "
 		 "acked = $4, failed = $5, acked_through_id = $6, selected = $7 WHERE id = $1",
-		 r->src->schema_name, r->src->table_name);
+		 table);
 	snprintf(v[0], 32, "%lld", r->sent);
 	snprintf(v[1], 32, "%lld", r->acked);
 	snprintf(v[2], 32, "%lld", r->failed_encode + r->failed_delivery);
@@ -442,7 +436,7 @@ static int
 run_replay(const struct conf *cfg, const struct conf_source *src, PGconn *conn,
 	   struct replay_args *a, int argc, char **argv)
 {
-	char where[2048], sql[4096], errstr[1024], bufs[2][32], selection[1100];
+	char where[2048], sql[8192], errstr[1024], bufs[2][32], selection[1100];
 	char host[256] = "", *user = getenv("USER");
 	const char *params[12];
 	struct selection sel;
@@ -477,7 +471,7 @@ run_replay(const struct conf *cfg, const struct conf_source *src, PGconn *conn,
 		return EXIT_USAGE;
 	}
 	if (a->dry_run) {
-		snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s ORDER BY \"%s\" LIMIT 10",
+		snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 10",
 			 sel.select, sel.table, where, sel.order_col);
 		res = PQexecParams(conn, sql, np, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -508,10 +502,14 @@ run_replay(const struct conf *cfg, const struct conf_source *src, PGconn *conn,
 
 	/* the record first: a replay that runs is always in the history */
 	gethostname(host, sizeof(host) - 1);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO \"%s\".\"%s_replays\" (os_user, host, source, selection, topic, "
-		 "selected) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-		 src->schema_name, src->table_name);
+	{
+		char table[DB_QUALIFIED_SIZE];
+
+		db_table_sql(src, "_replays", table, sizeof(table), NULL, 0);
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO %s (os_user, host, source, selection, topic, "
+			 "selected) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", table);
+	}
 	{
 		char nsel[32];
 		const char *hp[6] = { user, host, src->name, selection, a->topic, nsel };
@@ -547,7 +545,7 @@ run_replay(const struct conf *cfg, const struct conf_source *src, PGconn *conn,
 		r.selected, src->name, selection, a->topic ? " to topic " : "",
 		a->topic ? a->topic : "");
 	start_ms = last_progress = clock_mono_ms();
-	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s AND \"%s\" > $%d ORDER BY \"%s\" "
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s AND %s > $%d ORDER BY %s "
 		 "LIMIT %lld", sel.select, sel.table, where, sel.order_col, np + 1, sel.order_col,
 		 a->batch);
 	while (!stop && !interrupted) {
@@ -642,8 +640,8 @@ out:
 }
 
 int
-replay_command(int argc, char **argv, struct conf *(*load)(const char *path),
-	       const char *default_config)
+replay_parse_args(int argc, char **argv, const char *default_config, struct replay_args *a,
+		  char *errstr, size_t errstr_size)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -665,86 +663,118 @@ replay_command(int argc, char **argv, struct conf *(*load)(const char *path),
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct replay_args a = { .config = default_config, .batch = 500 };
-	const struct conf_source *src = NULL;
-	struct conf *cfg;
-	PGconn *conn;
-	int c, rc;
+	int c;
 
-	optind = 1;
+	memset(a, 0, sizeof(*a));
+	a->config = default_config;
+	a->batch = 500;
+	optind = 0;	/* a full restart of getopt: see cli.h */
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a.config = optarg; break;
-		case 's': a.source = optarg; break;
+		case 'c': a->config = optarg; break;
+		case 's': a->source = optarg; break;
 		case 'f':
-			if (parse_count("--from-id", optarg, 0, &a.from_id) != 0)
-				return EXIT_USAGE;
-			a.has_from = 1;
+			if (parse_count("--from-id", optarg, 0, &a->from_id, errstr, errstr_size) != 0)
+				return CLI_PARSE_ERROR;
+			a->has_from = 1;
 			break;
 		case 't':
-			if (parse_count("--to-id", optarg, 0, &a.to_id) != 0)
-				return EXIT_USAGE;
-			a.has_to = 1;
+			if (parse_count("--to-id", optarg, 0, &a->to_id, errstr, errstr_size) != 0)
+				return CLI_PARSE_ERROR;
+			a->has_to = 1;
 			break;
-		case 'S': a.since = optarg; break;
-		case 'U': a.until = optarg; break;
-		case 'A': a.aggregate_type = optarg; break;
-		case 'I': a.aggregate_id = optarg; break;
-		case 'E': a.event_type = optarg; break;
-		case 'T': a.topic = optarg; break;
-		case 'n': a.dry_run = 1; break;
+		case 'S': a->since = optarg; break;
+		case 'U': a->until = optarg; break;
+		case 'A': a->aggregate_type = optarg; break;
+		case 'I': a->aggregate_id = optarg; break;
+		case 'E': a->event_type = optarg; break;
+		case 'T': a->topic = optarg; break;
+		case 'n': a->dry_run = 1; break;
 		case 'r':
-			if (parse_count("--rate", optarg, 1, &a.rate) != 0)
-				return EXIT_USAGE;
+			if (parse_count("--rate", optarg, 1, &a->rate, errstr, errstr_size) != 0)
+				return CLI_PARSE_ERROR;
 			break;
 		case 'b':
-			if (parse_count("--batch", optarg, 1, &a.batch) != 0)
-				return EXIT_USAGE;
+			if (parse_count("--batch", optarg, 1, &a->batch, errstr, errstr_size) != 0)
+				return CLI_PARSE_ERROR;
 			break;
-		case 'y': a.yes = 1; break;
-		case 'H': a.history = 1; break;
-		case 'D': a.dead_lettered = 1; break;
-		case 'h': fputs(replay_usage(), stdout); return 0;
-		default: fputs(replay_usage(), stderr); return EXIT_USAGE;
+		case 'y': a->yes = 1; break;
+		case 'H': a->history = 1; break;
+		case 'D': a->dead_lettered = 1; break;
+		case 'h': return CLI_PARSE_HELP;
+		default:
+			snprintf(errstr, errstr_size, "outbox-relay replay: invalid option");
+			return CLI_PARSE_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "outbox-relay replay: unexpected argument \"%s\"\n", argv[optind]);
-		return EXIT_USAGE;
+		snprintf(errstr, errstr_size, "outbox-relay replay: unexpected argument \"%s\"",
+			 argv[optind]);
+		return CLI_PARSE_ERROR;
 	}
-	if (!a.history) {
-		if (!a.has_from && !a.has_to && !a.since && !a.until && !a.dead_lettered) {
-			fprintf(stderr, "outbox-relay replay: no range: give --from-id/--to-id and/or "
-				"--since/--until\n");
-			return EXIT_USAGE;
-		}
-		if (a.has_from && a.has_to && a.from_id > a.to_id) {
-			fprintf(stderr, "outbox-relay replay: empty range: --from-id %lld is above "
-				"--to-id %lld\n", a.from_id, a.to_id);
-			return EXIT_USAGE;
-		}
-		if ((a.since && parse_time(a.since, a.since_us, sizeof(a.since_us)) != 0) ||
-		    (a.until && parse_time(a.until, a.until_us, sizeof(a.until_us)) != 0)) {
-			fprintf(stderr, "outbox-relay replay: %s \"%s\" is not an ISO-8601 date or "
-				"date-time (e.g. 2026-11-21T10:00:00Z)\n",
-				a.since && parse_time(a.since, a.since_us, sizeof(a.since_us)) != 0
-				? "--since" : "--until",
-				a.since && parse_time(a.since, a.since_us, sizeof(a.since_us)) != 0
-				? a.since : a.until);
-			return EXIT_USAGE;
-		}
-		if (a.since && a.until && strtoll(a.since_us, NULL, 10) >=
-		    strtoll(a.until_us, NULL, 10)) {
-			fprintf(stderr, "outbox-relay replay: empty range: --since %s is not before "
-				"--until %s\n", a.since, a.until);
-			return EXIT_USAGE;
-		}
+	if (a->history)
+		return CLI_PARSE_OK;
+	if (!a->has_from && !a->has_to && !a->since && !a->until && !a->dead_lettered) {
+		snprintf(errstr, errstr_size, "outbox-relay replay: no range: give --from-id/--to-id "
+			 "and/or --since/--until");
+		return CLI_PARSE_ERROR;
 	}
+	if (a->has_from && a->has_to && a->from_id > a->to_id) {
+		snprintf(errstr, errstr_size, "outbox-relay replay: empty range: --from-id %lld is "
+			 "above --to-id %lld", a->from_id, a->to_id);
+		return CLI_PARSE_ERROR;
+	}
+	if (a->since && parse_time(a->since, a->since_us, sizeof(a->since_us)) != 0) {
+		snprintf(errstr, errstr_size, "outbox-relay replay: --since \"%s\" is not an ISO-8601 "
+			 "date or date-time (e.g. 2026-11-21T10:00:00Z)", a->since);
+		return CLI_PARSE_ERROR;
+	}
+	if (a->until && parse_time(a->until, a->until_us, sizeof(a->until_us)) != 0) {
+		snprintf(errstr, errstr_size, "outbox-relay replay: --until \"%s\" is not an ISO-8601 "
+			 "date or date-time (e.g. 2026-11-21T10:00:00Z)", a->until);
+		return CLI_PARSE_ERROR;
+	}
+	if (a->since && a->until && strtoll(a->since_us, NULL, 10) >=
+	    strtoll(a->until_us, NULL, 10)) {
+		snprintf(errstr, errstr_size, "outbox-relay replay: empty range: --since %s is not "
+			 "before --until %s", a->since, a->until);
+		return CLI_PARSE_ERROR;
+	}
+	return CLI_PARSE_OK;
+}
+
+int
+replay_command(int argc, char **argv, struct conf *(*load)(const char *path),
+	       const char *default_config)
+{
+	struct replay_args a;
+	const struct conf_source *src = NULL;
+	char errstr[1024] = "";
+	struct conf *cfg;
+	PGconn *conn;
+	int rc;
+
+	if ((rc = replay_parse_args(argc, argv, default_config, &a, errstr, sizeof(errstr))) !=
+	    CLI_PARSE_OK)
+		return cli_finish(rc, errstr, replay_usage());
 	if (!(cfg = load(a.config)))
 		return EXIT_CONFIG;
 	if (!(conn = db_command_connect(cfg, a.source, "replay", &src, &rc))) {
 		conf_destroy(cfg);
 		return rc;
+	}
+	{
+		/* the side tables' names must fit PostgreSQL's limit (conf checked the table's) */
+		char table[DB_QUALIFIED_SIZE], why[256];
+
+		if (db_table_sql(src, "_replays", table, sizeof(table), why, sizeof(why)) != 0 ||
+		    (a.dead_lettered && db_table_sql(src, "_dead_letters", table, sizeof(table), why,
+						     sizeof(why)) != 0)) {
+			fprintf(stderr, "outbox-relay replay: source \"%s\": %s\n", src->name, why);
+			PQfinish(conn);
+			conf_destroy(cfg);
+			return EXIT_CONFIG;
+		}
 	}
 	log_set_level(LOG_LEVEL_WARNING);	/* the command speaks for itself on stderr */
 	rc = a.history ? show_history(conn, src) : run_replay(cfg, src, conn, &a, argc, argv);

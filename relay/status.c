@@ -54,30 +54,34 @@ string_or_null(const PGresult *res, int col)
 static PGresult *
 ask_range(PGconn *conn, const struct conf_source *src, char *errstr, size_t errstr_size)
 {
-	const char *id = src->columns[COL_ID], *pub = src->columns[COL_PUBLISHED_AT],
-		   *created = src->columns[COL_CREATED_AT];
-	char published[256], since[256], sql[1024];
+	char id[DB_QUOTED_SIZE], pub[DB_QUOTED_SIZE], created[DB_QUOTED_SIZE];
+	char table[DB_QUALIFIED_SIZE], published[1024], since[512], sql[2048];
+
+	db_table_sql(src, "", table, sizeof(table), NULL, 0);
+	db_quote_ident(src->columns[COL_ID], id, sizeof(id));
+	db_quote_ident(src->columns[COL_PUBLISHED_AT], pub, sizeof(pub));
+	db_quote_ident(src->columns[COL_CREATED_AT], created, sizeof(created));
 
 	if (src->on_publish == ON_PUBLISH_DELETE) {
 		/* published rows are deleted: none is kept, and the table may lack the column */
 		snprintf(published, sizeof(published), "NULL::bigint, NULL::text");
 	} else {
-		char at[96];
+		char at[DB_QUOTED_SIZE + 8];
 
-		snprintf(at, sizeof(at), "max(\"%s\")", pub);
+		snprintf(at, sizeof(at), "max(%s)", pub);
 		snprintf(published, sizeof(published),
-			 "max(\"%s\") FILTER (WHERE \"%s\" IS NOT NULL), " ISO_UTC("%s"), id, pub, at);
+			 "max(%s) FILTER (WHERE %s IS NOT NULL), " ISO_UTC("%s"), id, pub, at);
 	}
-	if (*created) {
-		char min[96];
+	if (*src->columns[COL_CREATED_AT]) {
+		char min[DB_QUOTED_SIZE + 8];
 
-		snprintf(min, sizeof(min), "min(\"%s\")", created);
+		snprintf(min, sizeof(min), "min(%s)", created);
 		snprintf(since, sizeof(since), ISO_UTC("%s"), min);
 	} else {
 		snprintf(since, sizeof(since), "NULL::text");
 	}
-	snprintf(sql, sizeof(sql), "SELECT %s, min(\"%s\"), max(\"%s\"), %s FROM \"%s\".\"%s\"",
-		 published, id, id, since, src->schema_name, src->table_name);
+	snprintf(sql, sizeof(sql), "SELECT %s, min(%s), max(%s), %s FROM %s",
+		 published, id, id, since, table);
 	return ask(conn, sql, NULL, errstr, errstr_size);
 }
 
@@ -88,8 +92,12 @@ describe_source(const struct conf_source *src, json_t *obj, char *errstr, size_t
 	char server[300], why[512];
 	PGconn *conn = db_connect(src, 0, server, sizeof(server), why, sizeof(why));
 	PGresult *res = NULL;
-	char sql[512];
+	char sql[1024], table[DB_QUALIFIED_SIZE], qcreated[DB_QUOTED_SIZE], qpub[DB_QUOTED_SIZE];
 	int rc = -1;
+
+	db_table_sql(src, "", table, sizeof(table), NULL, 0);
+	db_quote_ident(src->columns[COL_CREATED_AT], qcreated, sizeof(qcreated));
+	db_quote_ident(src->columns[COL_PUBLISHED_AT], qpub, sizeof(qpub));
 
 	if (!conn) {
 		snprintf(errstr, errstr_size, "could not connect: %s", why);
@@ -113,16 +121,14 @@ describe_source(const struct conf_source *src, json_t *obj, char *errstr, size_t
 							      ? "streaming" : "idle"));
 	} else {
 		if (!*src->columns[COL_PUBLISHED_AT] || src->on_publish == ON_PUBLISH_DELETE)
-			snprintf(sql, sizeof(sql), "SELECT count(*), NULL FROM \"%s\".\"%s\"",
-				 src->schema_name, src->table_name);
+			snprintf(sql, sizeof(sql), "SELECT count(*), NULL FROM %s", table);
 		else if (*src->columns[COL_CREATED_AT])
 			snprintf(sql, sizeof(sql),
-				 "SELECT count(*), extract(epoch from now() - min(\"%s\"))::bigint "
-				 "FROM \"%s\".\"%s\" WHERE \"%s\" IS NULL", src->columns[COL_CREATED_AT],
-				 src->schema_name, src->table_name, src->columns[COL_PUBLISHED_AT]);
+				 "SELECT count(*), extract(epoch from now() - min(%s))::bigint "
+				 "FROM %s WHERE %s IS NULL", qcreated, table, qpub);
 		else
-			snprintf(sql, sizeof(sql), "SELECT count(*), NULL FROM \"%s\".\"%s\" WHERE \"%s\" IS NULL",
-				 src->schema_name, src->table_name, src->columns[COL_PUBLISHED_AT]);
+			snprintf(sql, sizeof(sql), "SELECT count(*), NULL FROM %s WHERE %s IS NULL", table,
+				 qpub);
 		if (!(res = ask(conn, sql, NULL, errstr, errstr_size)))
 			goto out;
 		json_object_set_new(obj, "backlog", json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
@@ -142,10 +148,11 @@ describe_source(const struct conf_source *src, json_t *obj, char *errstr, size_t
 			 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
 			 "database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
 			 "objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)");
-		char lock_name[160];
+		char lock_name[DB_QUALIFIED_SIZE + 16], shown[DB_QUALIFIED_SIZE];
 
-		snprintf(lock_name, sizeof(lock_name), "outbox-relay:%s.%s", src->schema_name,
-			 src->table_name);
+		/* the poll lock's text, as poll_new makes it */
+		snprintf(lock_name, sizeof(lock_name), "outbox-relay:%s",
+			 db_table_display(src, "", shown, sizeof(shown)));
 		if (!(res = ask(conn, sql, lock_name, errstr, errstr_size)))
 			goto out;
 		json_object_set_new(obj, "state", json_string(strcmp(PQgetvalue(res, 0, 0), "0") != 0

@@ -351,6 +351,78 @@ test_recursive(void **state)
 		   " \"next\": null}}}}}");
 }
 
+/*
+ * Deep payloads: refused with a message, never by running out of stack. 10,000 levels of JSON
+ * (jsonb takes that many) stop at the scanner's JSONSCAN_MAX_DEPTH; records nested deeper than
+ * the encoder's limit of 1024 stop there; 1,000 records deep encode.
+ */
+static char *
+nested_nodes(size_t depth)
+{
+	size_t n = depth * 22 + 16, len = 0;
+	char *p = malloc(n);
+
+	assert_non_null(p);
+	for (size_t i = 0; i < depth; i++)
+		len += (size_t)snprintf(p + len, n - len, "{\"v\": 1, \"next\": ");
+	len += (size_t)snprintf(p + len, n - len, "null");
+	for (size_t i = 0; i < depth; i++)
+		p[len++] = '}';
+	p[len] = '\0';
+	return p;
+}
+
+static void
+test_deep_payload(void **state)
+{
+	static const char *const node =
+		"{\"type\":\"record\",\"name\":\"Node\",\"fields\":[{\"name\":\"v\",\"type\":\"int\"},"
+		"{\"name\":\"next\",\"type\":[\"null\",\"Node\"],\"default\":null}]}";
+	static const struct {
+		size_t depth;
+		const char *error;	/* NULL: encodes */
+	} cases[] = {
+		{ 1000, NULL },
+		{ 1100, "records nested more than 1024 deep" },
+		{ 10000, "maximum parsing depth reached" },
+	};
+	struct enc t;
+
+	(void)state;
+	enc_open(&t, node);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *payload = nested_nodes(cases[i].depth), errstr[512] = "";
+		struct avbuf out = { 0 };
+		int rc = avenc_encode(t.enc, payload, strlen(payload), &out, errstr, sizeof(errstr));
+
+		if (!cases[i].error && rc != 0)
+			fail_msg("%zu deep: %s", cases[i].depth, errstr);
+		if (cases[i].error && (rc == 0 || !strstr(errstr, cases[i].error)))
+			fail_msg("%zu deep: \"%s\", want \"%s\"", cases[i].depth, errstr, cases[i].error);
+		avbuf_free(&out);
+		free(payload);
+	}
+	/* 10,000 arrays deep against an array schema: the scanner's limit as well */
+	{
+		size_t depth = 10000;
+		char *payload = malloc(2 * depth + 1), errstr[512] = "";
+		struct avbuf out = { 0 };
+		struct enc a;
+
+		assert_non_null(payload);
+		memset(payload, '[', depth);
+		memset(payload + depth, ']', depth);
+		payload[2 * depth] = '\0';
+		enc_open(&a, "{\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":\"string\"}}");
+		assert_int_not_equal(avenc_encode(a.enc, payload, 2 * depth, &out, errstr, sizeof(errstr)), 0);
+		assert_non_null(strstr(errstr, "maximum parsing depth reached"));
+		avbuf_free(&out);
+		enc_close(&a);
+		free(payload);
+	}
+	enc_close(&t);
+}
+
 /* ---- defaults ---------------------------------------------------------------------------- */
 
 #define DEFAULTS_SCHEMA \
@@ -1141,6 +1213,7 @@ main(void)
 		cmocka_unit_test(test_nested_records),
 		cmocka_unit_test(test_union_of_records),
 		cmocka_unit_test(test_recursive),
+		cmocka_unit_test(test_deep_payload),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_decimal_default),
 		cmocka_unit_test(test_logical),

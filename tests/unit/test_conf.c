@@ -262,8 +262,11 @@ static const struct {
       { "\"columns\" must be a group" } },
     { "column not a string", KAFKA SRC "    columns = { payload = 5; }; #!\n" SRC_END,
       { "column \"payload\" must be a string" } },
-    { "column not an identifier", KAFKA SRC "    columns = { payload = \"pay load\"; }; #!\n"
-      SRC_END, { "column \"payload\"", "\"pay load\" is not a plain identifier" } },
+    { "column name of 64 bytes", KAFKA SRC "    columns = { payload = \"p23456789012345678901234"
+      "5678901234567890123456789012345678901234\"; }; #!\n" SRC_END,
+      { "column \"payload\"", "is 64 bytes; PostgreSQL's limit for names is 63" } },
+    { "column name with a newline", KAFKA SRC "    columns = { payload = \"pay\\nload\"; }; #!\n"
+      SRC_END, { "column \"payload\"", "contains a control character" } },
     { "required column empty", KAFKA SRC "    columns = { aggregate_id = \"\"; }; #!\n"
       SRC_END, { "column \"aggregate_id\" is required and cannot be empty" } },
 
@@ -288,15 +291,39 @@ static const struct {
       { "must be 1-63 characters" } },
     { "logical slot with capitals", KAFKA SRC_MARKED "    mode = \"logical\";\n"
       "    slot = \"Bad-Slot\";\n" SRC_END,
-      { "source \"orders\"", "slot and publication names must be" } },
+      { "source \"orders\"", "slot name \"Bad-Slot\" must be 1-63 characters" } },
+    { "default slot name too long", KAFKA "sources = (\n  { #!\n    name = \"a1234567890123456789"
+      "0123456789012345678901234567890\";\n    dsn = \"a\";\n    mode = \"logical\";\n" SRC_END,
+      { "the default slot name \"outbox_relay_a12", "is 64 bytes; PostgreSQL's limit for names "
+        "is 63 (NAMEDATALEN - 1): set \"slot\"" } },
+    { "publication of 64 bytes", KAFKA SRC_MARKED "    mode = \"logical\";\n"
+      "    publication = \"p234567890123456789012345678901234567890123456789012345678901234\";\n"
+      SRC_END, { "publication \"p2345", "is 64 bytes; PostgreSQL's limit for names is 63" } },
+    { "table of 64 bytes", KAFKA SRC_MARKED "    table = \"s.t23456789012345678901234567890123456"
+      "7890123456789012345678901234\";\n" SRC_END,
+      { "table name \"t2345", "is 64 bytes; PostgreSQL's limit for names is 63" } },
+    { "schema of 64 bytes", KAFKA SRC_MARKED "    table = \"s2345678901234567890123456789012345678"
+      "9012345678901234567890123\"\n      \"4.t\";\n" SRC_END,
+      { "schema name \"s2345", "is 64 bytes" } },
+    { "dead-letter table name too long", KAFKA SRC_MARKED "    on_error = \"dead-letter\";\n"
+      "    table = \"t23456789012345678901234567890123456789012345678901\";\n" SRC_END,
+      { "on_error = \"dead-letter\" needs the table \"t2345678901234567890123456789012345678901"
+        "2345678901_dead_letters\", which would be 64 bytes", "limit for names is 63" } },
+    { "avro catalog name too long", KAFKA SRC_MARKED "    format = \"avro\";\n"
+      "    framing = \"single-object\";\n"
+      "    table = \"t2345678901234567890123456789012345678901234567890123456\";\n" SRC_END,
+      { "format = \"avro\" needs the table \"t2345678901234567890123456789012345678901234567890"
+        "123456_schemas\", which would be 64 bytes" } },
+    { "table with an unterminated quote", KAFKA SRC_MARKED "    table = \"\\\"Out\";\n" SRC_END,
+      { "table \"\"Out\": has an unterminated quoted name" } },
+    { "table with a quote in an unquoted name", KAFKA SRC_MARKED "    table = \"Out\\\"box\";\n"
+      SRC_END, { "table \"Out\"box\": has a double quote inside an unquoted name" } },
     { "retention in logical mode", KAFKA SRC_MARKED "    mode = \"logical\";\n"
       "    retention_ms = 86400000;\n" SRC_END,
       { "source \"orders\": retention_ms works in mode \"poll\" only",
         "never sets published_at" } },
     { "table with two dots", KAFKA SRC_MARKED "    table = \"a.b.c\";\n" SRC_END,
-      { "source \"orders\"", "table \"a.b.c\" must be [schema.]table" } },
-    { "table with a dash", KAFKA SRC_MARKED "    table = \"bad-name\";\n" SRC_END,
-      { "table \"bad-name\"" } },
+      { "source \"orders\"", "table \"a.b.c\": has more than one \".\" outside double quotes" } },
     { "table without schema name", KAFKA SRC_MARKED "    table = \".outbox\";\n" SRC_END,
       { "table \".outbox\"" } },
     { "empty table", KAFKA SRC_MARKED "    table = \"\";\n" SRC_END,
@@ -650,13 +677,42 @@ static void test_retention_modes(void **state)
     conf_destroy(cfg);
 }
 
+/* a poll source never uses a slot: a 63-character name is fine there (it is refused in
+ * logical mode, whose default slot outbox_relay_<name> would be too long) */
+static void test_long_name_poll(void **state)
+{
+    struct conf *cfg;
+
+    (void)state;
+    cfg = load_ok(KAFKA "sources = (\n  {\n    name = \"a1234567890123456789"
+                  "0123456789012345678901234567890123456789012\";\n    dsn = \"a\";\n" SRC_END);
+    assert_int_equal(strlen(cfg->sources[0].name), 63);
+    assert_true(strlen(cfg->sources[0].slot) <= 63);
+    conf_destroy(cfg);
+}
+
+/* table as written in the file (libconfig escapes), as read, and how it splits */
 static const struct {
-    const char *table, *schema, *name;
+    const char *text, *table, *schema, *name;
 } table_cases[] = {
-    { "myschema.events", "myschema", "events" },
-    { "events", "public", "events" },
-    { "public.outbox", "public", "outbox" },
-    { "_s1.T_2", "_s1", "T_2" },
+    { "myschema.events", "myschema.events", "myschema", "events" },
+    { "events", "events", "public", "events" },
+    { "public.outbox", "public.outbox", "public", "outbox" },
+    { "_s1.T_2", "_s1.T_2", "_s1", "T_2" },
+    { "bad-name", "bad-name", "public", "bad-name" },
+    { "\\\"Sales Dept\\\".\\\"Out\\\"\\\"box\\\"", "\"Sales Dept\".\"Out\"\"box\"", "Sales Dept",
+      "Out\"box" },
+    { "\\\"a.b\\\".c", "\"a.b\".c", "a.b", "c" },
+    { "a.\\\"b.c\\\"", "a.\"b.c\"", "a", "b.c" },
+    { "\\\"\\\"\\\"\\\"\\\"\\\"", "\"\"\"\"\"\"", "public", "\"\"" },
+    { "Straße.Ereignisse", "Straße.Ereignisse", "Straße", "Ereignisse" },
+    /* 63 bytes each: the limit */
+    { "s23456789012345678901234567890123456789012345678901234567890123."
+      "t23456789012345678901234567890123456789012345678901234567890123",
+      "s23456789012345678901234567890123456789012345678901234567890123."
+      "t23456789012345678901234567890123456789012345678901234567890123",
+      "s23456789012345678901234567890123456789012345678901234567890123",
+      "t23456789012345678901234567890123456789012345678901234567890123" },
 };
 
 static void test_table_split(void **state)
@@ -667,7 +723,7 @@ static void test_table_split(void **state)
         struct conf *cfg;
 
         snprintf(text, sizeof(text), KAFKA SRC "    table = \"%s\";\n" SRC_END,
-                 table_cases[i].table);
+                 table_cases[i].text);
         cfg = load_ok(text);
         assert_string_equal(cfg->sources[0].table, table_cases[i].table);
         assert_string_equal(cfg->sources[0].schema_name, table_cases[i].schema);
@@ -1051,6 +1107,14 @@ static void test_credential_errors(void **state)
     assert_non_null(strstr(errstr, "could not read credential \"nope\""));
     assert_non_null(strstr(errstr, "No such file or directory"));
 
+    /* an empty name is the directory itself, whose size can read as 2^63 (found by fuzz_conf) */
+    out = conf_expand_secrets("${credential:}", errstr, sizeof(errstr));
+    assert_null(out);
+    assert_string_equal(errstr, "could not read credential \"\": Is a directory");
+    out = conf_expand_secrets("${credential:.}", errstr, sizeof(errstr));
+    assert_null(out);
+    assert_string_equal(errstr, "could not read credential \".\": Is a directory");
+
     /* through conf_load: the line where the source starts, the source and the key */
     assert_null(load(KAFKA "sources = (\n  { name = \"orders\";\n"
                      "    dsn = \"password=${credential:nope}\"; }\n);\n",
@@ -1145,6 +1209,7 @@ int main(void)
         cmocka_unit_test(test_avro_keys),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_retention_modes),
+        cmocka_unit_test(test_long_name_poll),
         cmocka_unit_test(test_table_split),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_kafka_properties),

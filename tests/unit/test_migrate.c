@@ -2,8 +2,8 @@
  * test_migrate — unit tests of the migrate module (no database)
  *
  * Covers the embedded migration table (sorted, contiguous, checksummed),
- * token substitution, rejection of names that are not plain lower-case
- * identifiers, unknown tokens, and that a failing connection never echoes
+ * token substitution quoted for where each token stands (identifier, string,
+ * comment, $$ body), the name limits, unknown tokens, and that a failing connection never echoes
  * the DSN. Applying against a real server is tested in
  * tests/integration/test_migrate.sh.
  */
@@ -170,9 +170,9 @@ test_render_rejects_unknown_version(void **state)
 	}
 }
 
-/* Names: 63 bytes of schema and 47 of table are the longest allowed. */
+/* Names: 63 bytes of schema and 41 of table are the longest allowed. */
 #define S63 "s23456789012345678901234567890123456789012345678901234567890123"
-#define T47 "t2345678901234567890123456789012345678901234567"
+#define T41 "t2345678901234567890123456789012345678901"
 
 static const struct {
 	const char *schema, *table;
@@ -182,27 +182,26 @@ static const struct {
 	{ "public", "outbox", 1, NULL },
 	{ "_x", "t_1", 1, NULL },
 	{ "a1", "b2_", 1, NULL },
-	{ S63, T47, 1, NULL },
+	{ S63, T41, 1, NULL },
+	/* Any name PostgreSQL takes quoted: taken as written, quoted when
+	 * rendered (see test_quoting). Upper case is not folded. */
+	{ "Sales Dept", "Out\"box", 1, NULL },
+	{ "x; drop", "outbox; drop table x", 1, NULL },
+	{ "Public", "Outbox", 1, NULL },
+	{ "1abc", "9", 1, NULL },
+	{ "caf\xc3\xa9", "outbox", 1, NULL },
+	{ "it's", "a'b", 1, NULL },
 	{ S63 "4", "outbox", 0, "schema name \"" S63 "4\" is too long: 64 bytes" },
-	{ "public", T47 "7", 0, "table name \"" T47 "7\" is too long: 48 bytes" },
-	{ "x; drop", "outbox", 0, "invalid schema name \"x; drop\"" },
-	{ "public", "outbox; drop table x", 0, "invalid table name" },
+	{ "public", T41 "2", 0, "table name \"" T41 "2\" is too long: 42 bytes" },
 	{ "", "outbox", 0, "schema name must not be empty" },
 	{ "public", "", 0, "table name must not be empty" },
 	{ NULL, "outbox", 0, "schema name must not be empty" },
 	{ "public", NULL, 0, "table name must not be empty" },
-	/* Upper case is rejected, not folded: "Outbox" quoted and unquoted
-	 * are different tables in PostgreSQL, so refuse to guess. */
-	{ "Public", "outbox", 0, "use lower-case letters" },
-	{ "public", "Outbox", 0, "invalid table name \"Outbox\"" },
-	{ "1abc", "outbox", 0, "not starting with a digit" },
-	{ "public", "9", 0, "invalid table name" },
-	{ "pub-lic", "outbox", 0, "invalid schema name" },
-	{ "public", "out\"box", 0, "invalid table name" },
-	{ "public", "out box", 0, "invalid table name" },
-	{ "public", "outbox\n", 0, "invalid table name" },
-	{ "caf\xc3\xa9", "outbox", 0, "invalid schema name" },
+	{ "public", "outbox\n", 0, "invalid table name: it contains a control character" },
+	{ "pub\tlic", "outbox", 0, "invalid schema name: it contains a control character" },
 	{ "public", "public.outbox", 0, "give the schema separately" },
+	/* would end the $$ body of the functions */
+	{ "public", "a$$b", 0, "the name \"a$$b\" cannot be used: it holds \"$$\"" },
 };
 
 static void
@@ -248,8 +247,9 @@ static const struct {
 	int ok;
 	const char *result; /* the rendering, or a substring of the error */
 } token_cases[] = {
-	{ "a {{schema}}.{{table}} b", 1, "a s.t b" },
-	{ "{{table}}{{table}}_x", 1, "tt_x" },
+	{ "a \"{{schema}}\".\"{{table}}\" b", 1, "a \"s\".\"t\" b" },
+	{ "-- {{table}}{{table}}_x", 1, "-- tt_x" },
+	{ "a {{schema}}.x", 0, "token outside quotes at line 1" },
 	{ "no tokens", 1, "no tokens" },
 	{ "", 1, "" },
 	{ "'{\"a\": {\"b\": 1}}'::jsonb", 1, "'{\"a\": {\"b\": 1}}'::jsonb" },
@@ -257,7 +257,7 @@ static const struct {
 	{ "x\n\n{{Schema}}", 0, "unknown token \"{{Schema}}\" at line 3" },
 	{ "{{ schema }}", 0, "unknown token \"{{ schema }}\"" },
 	{ "{{}}", 0, "unknown token \"{{}}\"" },
-	{ "{{schema}} {{table", 0, "unterminated \"{{\" at line 1" },
+	{ "-- {{schema}} {{table", 0, "unterminated \"{{\" at line 1" },
 	{ "'{{1,2},{3,4}}'", 0, "unknown token \"{{1,2},{3,4}}\"" },
 	{ "{{a\nb}}", 0, "unknown token \"{{a\"" },
 };
@@ -289,6 +289,58 @@ test_tokens(void **state)
 	}
 }
 
+/* Each token is quoted for where it stands in the template's SQL. */
+static const struct {
+	const char *sql, *schema, *table;
+	int ok;
+	const char *result; /* the rendering, or a substring of the error */
+} quoting_cases[] = {
+	{ "\"{{schema}}\".\"{{table}}\"", "Sales Dept", "Out\"box", 1,
+	  "\"Sales Dept\".\"Out\"\"box\"" },
+	{ "WHERE nspname = '{{schema}}'", "it's", "t", 1, "WHERE nspname = 'it''s'" },
+	{ "-- {{schema}}.{{table}} it's\n'{{schema}}'", "a'b", "x\"y", 1,
+	  "-- a'b.x\"y it's\n'a''b'" },
+	{ "/* {{table}} ' */ \"{{table}}\"", "s", "q\"", 1, "/* q\" ' */ \"q\"\"\"" },
+	{ "'a''{{schema}}' \"x\"\"{{table}}\"", "'", "\"", 1, "'a''''' \"x\"\"\"\"\"" },
+	{ "$$ INSERT INTO \"{{schema}}\".\"{{table}}\" $$; '{{table}}'", "S", "O\"'", 1,
+	  "$$ INSERT INTO \"S\".\"O\"\"'\" $$; 'O\"'''" },
+	{ "\"{{table}}_emit\"", "s", "a$b", 1, "\"a$b_emit\"" },
+	{ "\"{{table}}\" $$ x $$", "s", "a$$b", 1, "\"a$$b\" $$ x $$" },
+	{ "$$ \"{{table}}\" $$", "s", "a$$b", 0, "holds \"$$\", which would end the function body" },
+	{ "/* {{table}} */", "s", "a*/b", 0, "holds \"*/\", which would end the comment" },
+};
+
+static void
+test_quoting(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(quoting_cases) / sizeof(quoting_cases[0]); i++) {
+		char errstr[256] = "", *out = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&out, &len);
+		int rc;
+
+		assert_non_null(mem);
+		rc = migrate_render_sql("test", quoting_cases[i].sql, quoting_cases[i].schema,
+					quoting_cases[i].table, mem, errstr, sizeof(errstr));
+		assert_int_equal(fclose(mem), 0);
+		if (quoting_cases[i].ok) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, errstr);
+			assert_string_equal(out, quoting_cases[i].result);
+		} else {
+			assert_int_equal(rc, MIGRATE_EINVAL);
+			if (strstr(errstr, quoting_cases[i].result) == NULL)
+				fail_msg("case %zu: \"%s\" not in \"%s\"", i,
+					 quoting_cases[i].result, errstr);
+			assert_string_equal(out, "");
+		}
+		free(out);
+	}
+}
+
 static void
 test_long_errors_are_truncated_safely(void **state)
 {
@@ -296,7 +348,7 @@ test_long_errors_are_truncated_safely(void **state)
 
 	(void)state;
 	memset(errstr, 'x', sizeof(errstr));
-	assert_int_equal(migrate_check_names("x; drop", "outbox",
+	assert_int_equal(migrate_check_names("x\ndrop", "outbox",
 					     errstr, sizeof(errstr)),
 			 MIGRATE_EINVAL);
 	assert_int_equal(strlen(errstr), sizeof(errstr) - 1);
@@ -369,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_render_rejects_unknown_version),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_long_errors_are_truncated_safely),
 		cmocka_unit_test(test_apply_never_prints_dsn),
 		cmocka_unit_test(test_usage),
