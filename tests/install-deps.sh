@@ -6,6 +6,9 @@
 # jars already fetched for the current tests/kafka/pom.xml and tests/registry/pom.xml are
 # skipped, so a second run takes a second.
 #
+# clang and libclang-rt-14-dev (its libFuzzer runtime on Debian 12) are for `make fuzz` and the
+# short libFuzzer pass of `make fuzz-ci` (tests/fuzz/README.md).
+#
 # systemd is there for systemd-analyze (tests/integration/test_systemd_units.sh checks the units
 # with it). Installing the package starts nothing where systemd is not PID 1 (containers, CI),
 # and leaves the init system alone where it is.
@@ -23,6 +26,7 @@ PACKAGES=(
   libcurl4-openssl-dev libsystemd-dev libpq-dev libmicrohttpd-dev
   postgresql kcat openjdk-17-jre-headless maven curl
   systemd
+  clang libclang-rt-14-dev
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
