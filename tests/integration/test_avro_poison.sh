@@ -10,6 +10,8 @@
 # A record the broker refuses at delivery (larger than the topic's max.message.bytes) is
 #   dead-lettered too, and only that record: its batch neighbours, refused with it, are sent
 #   again alone and published.
+# A dead letter the dead-letter topic refuses for its size (a poison row with a large payload)
+#   is sent again without its value (payload_omitted header) instead of being refused forever.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -94,10 +96,7 @@ pg_migrate --table obig
 relay_conf -o "$T/big.conf" -s big -t public.obig \
   -x 'topic = "big.{aggregate_type}"; on_error = "dead-letter"; dead_letter_topic = "big.dlq";'
 # the topic takes at most 4000 bytes a batch; the producer's own limit stays at 1 MB
-kafka_create_topic big.order
-kafka_java kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BROKERS" --alter \
-  --entity-type topics --entity-name big.order --add-config max.message.bytes=4000 \
-  >"$T/configcmd.log" 2>&1 || { cat "$T/configcmd.log" >&2; fail "could not set max.message.bytes"; }
+kafka_topic_config big.order max.message.bytes=4000
 pg_sql "INSERT INTO obig (aggregate_type, aggregate_id, event_type, payload)
         SELECT 'order', 'a' || (i % 3), 'Sized',
                jsonb_build_object('i', i, 'pad', CASE WHEN i = 10 THEN repeat('x', 6000) ELSE 'small' END)
@@ -110,3 +109,25 @@ kafka_consume big.dlq '%h\n' | grep -q 'outbox_id=10' || fail "the dead letter i
 [ "$(kafka_count big.order)" -ge 19 ] || fail "neighbours of the oversized row were not published"
 verify_outbox --table public.obig --where "id <> 10" --topics '^big\.order$' --expect-all-marked --allow-duplicates
 log "delivery-time refusal: $(grep -m1 -o 'cannot be published: .*' "$T/big.log" | cut -c1-160)"
+
+# --- a dead letter the dead-letter topic refuses for its size ------------------------------------
+# row 3 is poison (empty aggregate_id) and carries 6 KB: its dead letter, with the payload as its
+# value, is refused by small.dlq (max.message.bytes 4000) at delivery; the next try goes without
+pg_migrate --table odl
+relay_conf -o "$T/dl.conf" -s dls -t public.odl \
+  -x 'topic = "dl.{aggregate_type}"; on_error = "dead-letter"; dead_letter_topic = "small.dlq";'
+kafka_topic_config small.dlq max.message.bytes=4000
+pg_sql "INSERT INTO odl (aggregate_type, aggregate_id, event_type, payload)
+        SELECT 'order', CASE WHEN i = 3 THEN '' ELSE 'a' || i END, 'Sized',
+               jsonb_build_object('i', i, 'pad', CASE WHEN i = 3 THEN repeat('x', 6000) ELSE 'small' END)
+        FROM generate_series(1, 5) AS i"
+relay_start "$T/dl.conf" "$T/dl.log"
+wait_for "all 5 rows marked" 60 pg_all_marked odl
+relay_stop
+[ "$(kafka_count small.dlq)" -eq 1 ] || fail "expected one dead letter in small.dlq, got $(kafka_count small.dlq)"
+kafka_consume small.dlq '%h\n' | grep -q 'outbox_id=3' || fail "the dead letter is not row 3"
+kafka_consume small.dlq '%h\n' | grep -q 'payload_omitted=' || fail "the dead letter still carries its payload"
+[ "$(pg_sql "SELECT length(payload) > 6000 FROM odl_dead_letters")" = t ] \
+  || fail "the dead-letter record lost the payload"
+verify_outbox --table public.odl --where "id <> 3" --topics '^dl\.order$' --expect-all-marked
+log "refused dead letter: $(grep -m1 -o 'its dead letter was refused: .*' "$T/dl.log" | cut -c1-160)"

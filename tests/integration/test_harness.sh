@@ -2,7 +2,8 @@
 # Self-test of the harness and the verifier, without the relay: PostgreSQL and the Kafka broker
 # come up, kcat produces keyed messages with headers, the topic survives a broker restart, and
 # the verifier passes a faithful copy and catches each kind of fault (lost, duplicate, wrong
-# key, order, phantom, unmarked); a test whose output holds the DSN's password fails.
+# key, order, phantom, unmarked, and from the broker's append times a row marked early and a
+# copy appended after the mark); a test whose output holds the DSN's password fails.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -13,14 +14,19 @@ create_table() {
             aggregate_id text, published_at timestamptz)"
 }
 
-# produce ID: sends row ID to Kafka the way the relay would, and marks it.
+# produce ID [TOPIC]: sends row ID to Kafka the way the relay would, and marks it.
 produce() {
+  send_row "$@"
+  pg_sql "UPDATE outbox SET published_at = now() WHERE id = $1"
+}
+
+# send_row ID [TOPIC]: sends row ID to Kafka (default topic outbox.event.test), no mark.
+send_row() {
   local id=$1 row eid agg
   row=$(pg_sql "SELECT event_id, aggregate_id FROM outbox WHERE id = $id")
   eid=${row%%|*} agg=${row#*|}
-  printf '%s\t{"id":%s}\n' "$agg" "$id" | kcat -P -b "$KAFKA_BROKERS" -t outbox.event.test \
+  printf '%s\t{"id":%s}\n' "$agg" "$id" | kcat -P -b "$KAFKA_BROKERS" -t "${2:-outbox.event.test}" \
     -K "$(printf '\t')" -H "event_id=$eid" -H "event_type=Tested" -X partitioner=murmur2_random
-  pg_sql "UPDATE outbox SET published_at = now() WHERE id = $id"
 }
 
 # send_raw KEY EVENT_ID: a message that does not come from a row as it is.
@@ -34,7 +40,7 @@ send_raw() {
 expect_verify() {
   local want_rc=$1 want=$2 out rc=0
   shift 2
-  out=$("$HARNESS_DIR/verify.sh" --brokers "$KAFKA_BROKERS" --psql "$PG_BIN/psql" \
+  out=$("$REPO/tests/faults/verify.sh" --brokers "$KAFKA_BROKERS" --psql "$PG_BIN/psql" \
           --dsn "$PG_DSN" --tmp "$T" "$@" 2>"$T/verify.err") || rc=$?
   log "$out"
   case "$out" in *"$want"*) ;; *) cat "$T/verify.err" >&2; fail "expected '$want' in: $out" ;; esac
@@ -85,6 +91,23 @@ pg_sql "INSERT INTO outbox (aggregate_id) VALUES ('agg-3'), ('agg-3')"
 produce 204
 produce 203
 expect_verify 1 "order=1 " --allow-duplicates
+
+# --append-times, on a topic whose broker stamps LogAppendTime: a row marked before the broker
+# appended its event (marked_early), and a copy appended after its row was marked (late_copies)
+kafka_topic_config outbox.event.times message.timestamp.type=LogAppendTime
+pg_sql "INSERT INTO outbox (aggregate_id) VALUES ('t-1'), ('t-2'), ('t-3')"
+times() { expect_verify "$@" --where "id > 204" --topics '^outbox\.event\.times$' --append-times --partial; }
+produce 205 outbox.event.times
+times 0 "marked_early=0 late_copies=0 -> OK"
+send_row 206 outbox.event.times
+pg_sql "UPDATE outbox SET published_at = now() - interval '1 hour' WHERE id = 206"
+times 1 "marked_early=1 late_copies=0 -> FAILED"
+pg_sql "UPDATE outbox SET published_at = now() WHERE id = 206"
+produce 207 outbox.event.times
+send_row 207 outbox.event.times
+times 1 "marked_early=0 late_copies=1 -> FAILED" --allow-duplicates
+times 0 "duplicates=1 duplicated_events=1 marked_early=0 late_copies=1 -> OK" \
+  --allow-duplicates --allow-late-copies
 
 # the secret check of harness_cleanup: a test that wrote the DSN's password into a log fails
 cat >"$T/leaky_test.sh" <<EOF

@@ -94,10 +94,7 @@ awk -F '\t' 'index($3, "replay=") { r = $3; sub(/.*replay=/, "", r); sub(/,.*/, 
 log "replays 1 and 2: exactly ids 50-99 and 120-149 again, same key/partition, in order; 100 live events once"
 
 # --- --topic and --rate -----------------------------------------------------------------------
-kafka_create_topic replay.target
-kafka_java kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BROKERS" --alter \
-  --entity-type topics --entity-name replay.target --add-config message.timestamp.type=LogAppendTime \
-  >"$T/configcmd.log" 2>&1 || { cat "$T/configcmd.log" >&2; fail "could not set LogAppendTime"; }
+kafka_topic_config replay.target message.timestamp.type=LogAppendTime
 replay --from-id 201 --to-id 260 --topic replay.target --rate 20 >"$T/r3.out" 2>&1 \
   || { cat "$T/r3.out" >&2; fail "replay 3 failed"; }
 [ "$(kafka_count replay.target)" -eq 60 ] || fail "--topic: expected 60 records in replay.target"

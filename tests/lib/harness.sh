@@ -23,12 +23,15 @@
 #               pg_sql_file FILE, pg_admin_sql SQL, pg_migrate [ARGS], pg_marked, pg_unmarked,
 #               pg_all_marked [TABLE], pg_marked_at_least N [TABLE]      ($PG_DSN, $PG_PORT)
 #   Kafka       kafka_start [PORT], kafka_stop [SIGNAL], kafka_restart, kafka_topics,
-#               kafka_create_topic T, kafka_consume T [FMT], kafka_count T    ($KAFKA_BROKERS)
+#               kafka_create_topic T, kafka_topic_config T K=V, kafka_consume T [FMT],
+#               kafka_count T    ($KAFKA_BROKERS;
+#               KCAT_OPTS: more kcat options for these, e.g. "-F FILE" for TLS/SASL settings)
 #   registry    registry_start [PORT], registry_stop              ($REGISTRY_URL: Confluent API base)
 #   slots/WAL   pg_wal_lsn, pg_slot_lsn SLOT, pg_slot_restart_lsn SLOT, pg_slot_exists SLOT,
 #               pg_slot_active SLOT, pg_slot_lsn_ge SLOT LSN, lsn_num LSN, pg_lsn_ge A B
 #   relay       relay_conf -o FILE -s NAME [-m MODE] [...], relay_start CONF LOG, relay_stop [PID],
-#               relay_kill [PID], relay_alive [PID], relay_vmhwm_kb [PID]    ($RELAY_PID)
+#               relay_kill [PID], relay_alive [PID], relay_vmhwm_kb [PID],
+#               relay_rss_below KB LIMIT_MIB WHAT    ($RELAY_PID)
 #   checks      verify_outbox [verify.sh options], log_has FILE RE, log_count FILE RE, fail MSG
 #
 # Synchronisation is always a condition polled with a deadline (wait_for), never a fixed sleep.
@@ -222,6 +225,18 @@ harness_cleanup() {
       [ "$rc" -ne 0 ] || rc=1
     fi
   fi
+  # HARNESS_SECRETS: more secrets a test handed out (Kafka, other roles' passwords), checked
+  # the same way; $T/credentials (files the relay reads secrets from) holds them by design
+  local secret
+  for secret in ${HARNESS_SECRETS:-}; do
+    [ -n "$T" ] || break
+    leaked=$(grep -rlF --exclude='*.conf' --exclude-dir=pg --exclude-dir=kafka \
+               --exclude-dir=registry --exclude-dir=credentials -- "$secret" "$T" 2>/dev/null)
+    if [ -n "$leaked" ]; then
+      log "FAIL: a secret of the test (HARNESS_SECRETS) appears in: $(echo $leaked)"
+      [ "$rc" -ne 0 ] || rc=1
+    fi
+  done
   if [ -n "$T" ] && [ "${KEEP_TMP:-0}" != 1 ]; then
     rm -rf "$T"
   elif [ -n "$T" ]; then
@@ -440,15 +455,19 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 EOF
+  # KAFKA_EXTRA_LISTENERS: more listeners "NAME://127.0.0.1:PORT,..." whose NAME is also their
+  # security protocol (SSL, SASL_SSL, ...): listened on, advertised and mapped
+  local extra=${KAFKA_EXTRA_LISTENERS:-} map=""
+  [ -z "$extra" ] || map=,$(printf '%s' "$extra" | sed 's#\([A-Z_]*\)://[^,]*#\1:\1#g')
   cat >"$KAFKA_DIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CPORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CPORT${extra:+,$extra}
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT${extra:+,$extra}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT$map
 log.dirs=$KAFKA_DIR/data
 num.partitions=${KAFKA_PARTITIONS:-4}
 auto.create.topics.enable=true
@@ -463,7 +482,7 @@ EOF
 }
 
 # kafka_answers: the broker answers a metadata request.
-kafka_answers() { kcat -L -b "$KAFKA_BROKERS" -m 2 >/dev/null 2>&1; }
+kafka_answers() { kcat ${KCAT_OPTS:-} -L -b "$KAFKA_BROKERS" -m 2 >/dev/null 2>&1; }
 
 kafka_launch() {
   # shellcheck disable=SC2209  # "exec" is the intended value
@@ -484,7 +503,8 @@ kafka_launch() {
 # kafka_start [PORT]: formats a fresh KRaft single node in $T/kafka and starts it on PORT
 # (default: a free port; the controller always gets a free one). Sets KAFKA_BROKERS. Topics
 # are auto-created with KAFKA_PARTITIONS (default 4) partitions. KAFKA_EXTRA_CONFIG: more
-# server.properties lines.
+# server.properties lines. KAFKA_EXTRA_LISTENERS: more listeners (see kafka_write_config).
+# KAFKA_FORMAT_ARGS: an array of more `StorageTool format` arguments (e.g. --add-scram ...).
 kafka_start() {
   compgen -G "$KAFKA_LIB/kafka_2.13-*.jar" >/dev/null \
     || fail "no Kafka jars in $KAFKA_LIB: run tests/install-deps.sh"
@@ -501,6 +521,7 @@ kafka_start() {
     id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   done
   kafka_java kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" \
+    ${KAFKA_FORMAT_ARGS[@]+"${KAFKA_FORMAT_ARGS[@]}"} \
     >>"$KAFKA_DIR/stdout.log" 2>&1 || fail "kafka storage format failed"
   kafka_launch
 }
@@ -529,26 +550,35 @@ kafka_restart() {
 
 # kafka_topics: prints the names of the broker's topics, one a line.
 kafka_topics() {
-  kcat -L -b "$KAFKA_BROKERS" -m 10 2>/dev/null \
+  kcat ${KCAT_OPTS:-} -L -b "$KAFKA_BROKERS" -m 10 2>/dev/null \
     | sed -n 's/^ *topic "\([^"]*\)" with .*/\1/p'
 }
 
 # kafka_topic_ready TOPIC: the topic exists with its partitions led.
 kafka_topic_ready() {
-  kcat -L -b "$KAFKA_BROKERS" -t "$1" -m 5 2>/dev/null | grep -Eq "topic \"$1\" with [1-9]"
+  kcat ${KCAT_OPTS:-} -L -b "$KAFKA_BROKERS" -t "$1" -m 5 2>/dev/null | grep -Eq "topic \"$1\" with [1-9]"
 }
 
 # kafka_create_topic TOPIC: creates TOPIC ahead of use, through the broker's auto-creation on a
 # metadata request, and waits until it is ready.
 kafka_create_topic() {
-  kcat -L -b "$KAFKA_BROKERS" -t "$1" -m 5 >/dev/null 2>&1 || true
+  kcat ${KCAT_OPTS:-} -L -b "$KAFKA_BROKERS" -t "$1" -m 5 >/dev/null 2>&1 || true
   wait_for "topic $1 created" 30 kafka_topic_ready "$1"
+}
+
+# kafka_topic_config TOPIC KEY=VALUE: creates TOPIC (if it is not there) and sets one of its
+# configs, e.g. max.message.bytes=4000 or message.timestamp.type=LogAppendTime.
+kafka_topic_config() {
+  kafka_create_topic "$1"
+  kafka_java kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BROKERS" --alter \
+    --entity-type topics --entity-name "$1" --add-config "$2" >"$T/configcmd.log" 2>&1 \
+    || { cat "$T/configcmd.log" >&2; fail "could not set $2 on topic $1"; }
 }
 
 # kafka_consume TOPIC [FORMAT]: prints every message of TOPIC from the beginning to the end.
 # Default format: topic, partition, offset, key, headers (kcat %h: k=v,k=v), value.
 kafka_consume() {
-  kcat -C -b "$KAFKA_BROKERS" -t "$1" -o beginning -e -q -m 30 \
+  kcat ${KCAT_OPTS:-} -C -b "$KAFKA_BROKERS" -t "$1" -o beginning -e -q -m 30 \
     -f "${2:-%t\t%p\t%o\t%k\t%h\t%s\n}"
 }
 
@@ -740,12 +770,23 @@ relay_vmhwm_kb() {
   awk '/^VmHWM:/ { print $2 }' "/proc/${1:-$RELAY_PID}/status"
 }
 
+# relay_rss_below KB LIMIT_MIB WHAT: fails the test unless the peak RSS KB is below LIMIT_MIB.
+# On a sanitizer build (make SANITIZE=...) the bound is only logged: AddressSanitizer's shadow
+# memory and its 256 MB quarantine of freed blocks say nothing about the relay's own use.
+relay_rss_below() {
+  if ldd "$OUTBOX_RELAY" 2>/dev/null | grep -q 'libasan'; then
+    log "sanitizer build: peak RSS $(( $1 / 1024 )) MiB $3, bound of $2 MiB not checked"
+    return 0
+  fi
+  [ "$1" -lt $(( $2 * 1024 )) ] || fail "peak RSS $(( $1 / 1024 )) MiB $3 is not below $2 MiB"
+}
+
 # ---------------------------------------------------------------------------------------------
 # verification
 
 # verify_outbox [verify.sh options]: compares the outbox table with the Kafka topics.
 verify_outbox() {
-  "$HARNESS_DIR/verify.sh" --brokers "$KAFKA_BROKERS" \
+  "$REPO/tests/faults/verify.sh" --brokers "$KAFKA_BROKERS" \
     --psql "$PG_BIN/psql" --dsn "$PG_DSN" --tmp "$T" "$@" \
     || fail "verification failed"
 }

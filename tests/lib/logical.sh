@@ -24,6 +24,8 @@
 #   missing_before LSN TABLE       prints the number of events whose transaction ended at or
 #                                  before LSN and that are absent from verify.TABLE
 #   pg_wal_flushed_to LSN          the server has flushed its WAL up to LSN
+#
+# Their kcat calls honour KCAT_OPTS as the harness's do (e.g. "-F FILE" for SASL_SSL).
 
 TRUTH_SLOT=${TRUTH_SLOT:-verify_truth}
 TRUTH_TABLE=${TRUTH_TABLE:-public.outbox}
@@ -84,7 +86,7 @@ kafka_load() {
   local table=$1 re=${2:-'^outbox\.event\.'} topic file=$T/kafka_load.$1.tsv
   : >"$file"
   for topic in $(kafka_topics | grep -E -- "$re" || true); do
-    kcat -C -b "$KAFKA_BROKERS" -t "$topic" -o beginning -e -q -m 30 \
+    kcat ${KCAT_OPTS:-} -C -b "$KAFKA_BROKERS" -t "$topic" -o beginning -e -q -m 30 \
       -f '%t\t%p\t%o\t%T\t%k\t%h\t%s\n' >>"$file" || fail "kcat could not read $topic"
   done
   # CSV with a quote character that never occurs: no field is quoted, backslashes stay as they
@@ -111,7 +113,7 @@ kafka_messages() {
     for p in $(seq 0 $(( ${KAFKA_PARTITIONS:-4} - 1 ))); do args+=(-t "$topic:$p:-1"); done
   done
   if [ ${#args[@]} -eq 0 ]; then echo 0; return 0; fi
-  kcat -Q -b "$KAFKA_BROKERS" "${args[@]}" 2>/dev/null \
+  kcat ${KCAT_OPTS:-} -Q -b "$KAFKA_BROKERS" "${args[@]}" 2>/dev/null \
     | awk '$3 == "offset" && $4 >= 0 { n += $4 } END { print n + 0 }'
 }
 
