@@ -1,14 +1,19 @@
 # outbox-relay — plain Makefile, pkg-config for every library.
 #
 #   make                 build ./outbox-relay
-#   make check           install what is missing, build, run unit and integration tests
-#   make unit            unit tests only (no servers)
+#   make check           install what is missing, build, run unit and integration tests,
+#                        a short fuzzing pass and the fault matrix
+#   make unit            unit tests only (no servers); make unit-valgrind: under memcheck
 #   make integration     integration tests only (real PostgreSQL and Kafka, started here)
+#   make faults          the fault matrix (tests/faults), its table in build/faults/results.md
+#   make soak            the fault matrix with ten times the cycles
 #   make demo            throwaway PostgreSQL + Kafka, relay sample events, show them
 #   make bench           drain benchmark (tests/bench)
 #   make deps            install build and test dependencies (Debian/Ubuntu, apt-get)
 #   make install PREFIX=/usr DESTDIR=...
-#   make SANITIZE=address,undefined [unit|integration]   instrumented build in build-san/
+#   make SANITIZE=address,undefined [check|unit|integration|faults]   instrumented build in
+#                        build-san/ (any sanitizer report fails the run)
+#   make fuzz | fuzz-ci | fuzz-standalone   fuzz the parsers of untrusted input (tests/fuzz)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -31,7 +36,7 @@ BIN       := outbox-relay
 # An instrumented build keeps its objects and binary apart from the normal ones; run the
 # integration tests on it with OUTBOX_RELAY=build-san/outbox-relay.
 ifneq ($(SANITIZE),)
-CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+CFLAGS    += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=$(SANITIZE)
 BUILD     := build-san
 BIN       := build-san/outbox-relay
@@ -48,7 +53,7 @@ OBJS      := $(patsubst relay/%.c,$(BUILD)/%.o,$(MODULES)) $(BUILD)/sql_embed.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all check unit integration demo bench deps install clean fuzz fuzz-standalone
+.PHONY: all check unit unit-valgrind integration faults soak demo bench deps install clean fuzz fuzz-standalone
 
 all: $(BIN)
 
@@ -80,7 +85,7 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 # Test tools (tests/tools): what the integration tests consume Kafka with.
-TOOLS := $(BUILD)/tools/avro-decode $(BUILD)/tools/notify-listen
+TOOLS := $(BUILD)/tools/avro-decode $(BUILD)/tools/notify-listen $(BUILD)/tools/mock-broker
 
 $(BUILD)/tools/avro-decode: tests/tools/avro_decode.c $(OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/tools
@@ -90,16 +95,48 @@ $(BUILD)/tools/notify-listen: tests/tools/notify_listen.c | $(BUILD)
 	@mkdir -p $(BUILD)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
 
-integration: $(BIN) $(TOOLS)
-	OUTBOX_RELAY=$(CURDIR)/$(BIN) AVRO_DECODE=$(CURDIR)/$(BUILD)/tools/avro-decode \
-		NOTIFY_LISTEN=$(CURDIR)/$(BUILD)/tools/notify-listen \
-		bash tests/integration/run.sh
+# librdkafka's mock cluster in a process of its own, for the fault tests (tests/faults)
+$(BUILD)/tools/mock-broker: tests/tools/mock_broker.c | $(BUILD)
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -pthread $(shell pkg-config --libs rdkafka)
 
+TEST_ENV = OUTBOX_RELAY=$(CURDIR)/$(BIN) AVRO_DECODE=$(CURDIR)/$(BUILD)/tools/avro-decode \
+	NOTIFY_LISTEN=$(CURDIR)/$(BUILD)/tools/notify-listen \
+	MOCK_BROKER=$(CURDIR)/$(BUILD)/tools/mock-broker
+
+integration: $(BIN) $(TOOLS)
+	$(TEST_ENV) bash tests/integration/run.sh
+
+# The fault matrix (tests/faults): every fault for both capture modes, verified against Kafka,
+# and the results table (build/faults/results.md, the source of README's). `make soak` runs
+# each case ten times as many cycles (200 SIGKILLs per mode).
+faults: $(BIN) $(TOOLS)
+	$(TEST_ENV) FAULT_TABLE=$(CURDIR)/$(BUILD)/faults/results.md bash tests/faults/run.sh
+
+soak: $(BIN) $(TOOLS)
+	$(TEST_ENV) FAULT_SOAK_FACTOR=$${FAULT_SOAK_FACTOR:-10} FAULT_TIMEOUT=$${FAULT_TIMEOUT:-3600} \
+		FAULT_TABLE=$(CURDIR)/$(BUILD)/faults/soak.md bash tests/faults/run.sh
+
+# The unit tests under valgrind's memcheck: any error or leak fails.
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --track-origins=yes
+
+unit-valgrind: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+		$(VALGRIND) $$t >$$t.valgrind.log 2>&1 || { fail=1; tail -n 60 $$t.valgrind.log; }; \
+		tail -n 3 $$t.valgrind.log; done; exit $$fail
+
+# With SANITIZE the same suite runs on the instrumented build; the fuzzers are instrumented
+# either way, so they run only in the plain pass.
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) fuzz-standalone FUZZ_RUNS=300000
+ifeq ($(SANITIZE),)
+	$(MAKE) fuzz-ci FUZZ_SEED=1
+	$(MAKE) fuzz-standalone FUZZ_RUNS=300000 FUZZ_SEED=1
+endif
 	$(MAKE) integration
+	$(MAKE) faults
 
 demo: deps
 	$(MAKE) all
@@ -131,30 +168,95 @@ install: outbox-relay
 	install -m 0644 systemd/outbox-relay.sysusers $(DESTDIR)$(SYSUSERSDIR)/outbox-relay.conf
 	install -m 0640 conf/outbox-relay.conf $(DESTDIR)$(SYSCONFDIR)/outbox-relay/outbox-relay.conf.example
 
-# Fuzzing the pgoutput parser (tests/fuzz/README.md). `make fuzz` needs clang with libFuzzer
-# (Debian: apt-get install clang); `make fuzz-standalone` needs only gcc and ASan, and a short
-# run of it is part of `make check`. (clang 14 does not know -Wno-format-truncation.)
-FUZZ_TIME  ?= 60
-FUZZ_RUNS  ?= 1000000
-FUZZ_FLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -iquote relay -g -O1 \
-	      -fno-omit-frame-pointer -fno-sanitize-recover=all
-FUZZ_SRCS  := tests/fuzz/fuzz_pgoutput.c relay/pgoutput.c relay/pgoutput.h
+# Fuzzing every parser of untrusted input (tests/fuzz/README.md): the pgoutput decoder, the
+# JSON-to-Avro encoder and .avsc schemas, the configuration file and the command line. Each
+# target is built twice from the same source:
+#   make fuzz             clang + libFuzzer (Debian: clang libclang-rt-14-dev), every target for
+#                         FUZZ_TIME seconds, seeded with tests/fuzz/corpus/TARGET; new inputs go
+#                         to build-fuzz/corpus/TARGET, crashes to build-fuzz/artifacts/TARGET/
+#   make fuzz-TARGET      the same for one target
+#   make fuzz-ci          a short libFuzzer pass of every target (FUZZ_CI_TIME seconds each)
+#   make fuzz-standalone  gcc + ASan/UBSan and tests/fuzz/driver.c instead of libFuzzer: FUZZ_RUNS
+#                         inputs per target mutated from the corpus with a seeded PRNG
+# FUZZ_SEED fixes the seed of both (default: a new one each run, printed). `make check` runs
+# with FUZZ_SEED=1, so that its result does not depend on which inputs a seed happened to draw;
+# exploring is what `make fuzz` and `make fuzz-standalone` without it are for.
+# The relay's modules are compiled once per flavour into an archive, so that each target links
+# only the modules it uses. (clang 14 does not know -Wno-format-truncation.)
+FUZZ_TARGETS  := pgoutput avenc conf cli
+FUZZ_TIME     ?= 60
+FUZZ_CI_TIME  ?= 20
+FUZZ_RUNS     ?= 1000000
+FUZZ_SEED     ?=
+FUZZ_CC       ?= clang
+FUZZ_MAX_LEN_pgoutput := 4096
+FUZZ_MAX_LEN_avenc    := 8192
+FUZZ_MAX_LEN_conf     := 8192
+FUZZ_MAX_LEN_cli      := 1024
+# libconfig 1.5 leaks on syntax errors (tests/fuzz/lsan.supp): libFuzzer would run a leak check
+# after nearly every input of fuzz_conf, 60 times slower; its leaks are checked at exit instead,
+# by fuzz-standalone.
+FUZZ_OPTS_conf        := -detect_leaks=0
+FUZZ_ENV      := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp:print_suppressions=0
+FUZZ_BASE     := -std=c11 -D_GNU_SOURCE -DOUTBOX_RELAY_VERSION='"$(VERSION)"' -iquote relay \
+	-iquote tests/fuzz -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -pthread
+FUZZ_FLAGS    := $(FUZZ_BASE) -Wall -Wextra -Werror
+FUZZ_LIBFUZZER_OBJS  := $(patsubst relay/%.c,build-fuzz/obj/%.o,$(MODULES) relay/sql_embed.c)
+FUZZ_STANDALONE_OBJS := $(patsubst relay/%.c,build-fuzz/obj-standalone/%.o,$(MODULES) relay/sql_embed.c)
 
-fuzz: build-fuzz/fuzz_pgoutput
-	@mkdir -p build-fuzz/corpus build-fuzz/artifacts
-	build-fuzz/fuzz_pgoutput -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
-		-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus tests/fuzz/corpus/pgoutput
+.PHONY: fuzz-ci $(addprefix fuzz-,$(FUZZ_TARGETS))
 
-build-fuzz/fuzz_pgoutput: $(FUZZ_SRCS)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^)
+build-fuzz/obj/%.o: relay/%.c $(wildcard relay/*.h)
+	@mkdir -p build-fuzz/obj
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
-fuzz-standalone: build-fuzz/fuzz_pgoutput_standalone
-	build-fuzz/fuzz_pgoutput_standalone -n $(FUZZ_RUNS) -s $$(date +%s) tests/fuzz/corpus/pgoutput
+build-fuzz/obj-standalone/%.o: relay/%.c $(wildcard relay/*.h)
+	@mkdir -p build-fuzz/obj-standalone
+	$(CC) $(FUZZ_FLAGS) -Wno-format-truncation $(PKG_CFLAGS) -fsanitize=address,undefined \
+		-c -o $@ $<
 
-build-fuzz/fuzz_pgoutput_standalone: $(FUZZ_SRCS)
-	@mkdir -p build-fuzz
-	$(CC) $(FUZZ_FLAGS) -DPGO_FUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(filter %.c,$^)
+build-fuzz/librelay.a: $(FUZZ_LIBFUZZER_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build-fuzz/librelay-standalone.a: $(FUZZ_STANDALONE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build-fuzz/librelay.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		build-fuzz/librelay.a $(PKG_LIBS)
+
+build-fuzz/fuzz_%_standalone: tests/fuzz/fuzz_%.c tests/fuzz/driver.c tests/fuzz/fuzz.h \
+		build-fuzz/librelay-standalone.a
+	$(CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -fsanitize=address,undefined -o $@ $< tests/fuzz/driver.c \
+		build-fuzz/librelay-standalone.a $(PKG_LIBS)
+
+# fuzz-TARGET: libFuzzer for FUZZ_TIME seconds; the final stats are printed.
+$(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%: build-fuzz/fuzz_%
+	@mkdir -p build-fuzz/corpus/$* build-fuzz/artifacts/$*
+	$(FUZZ_ENV) build-fuzz/fuzz_$* -max_total_time=$(FUZZ_TIME) -max_len=$(FUZZ_MAX_LEN_$*) \
+		-timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$*/ $(FUZZ_OPTS_$*) \
+		$(if $(FUZZ_SEED),-seed=$(FUZZ_SEED)) \
+		$(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict) \
+		build-fuzz/corpus/$* tests/fuzz/corpus/$*
+
+# Every target in turn, even after one fails; fails when any did.
+fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz_$$t: $(FUZZ_TIME) s"; \
+		$(MAKE) --no-print-directory fuzz-$$t FUZZ_TIME=$(FUZZ_TIME) || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (build-fuzz/artifacts/)"; exit 1; fi
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_TIME=$(FUZZ_CI_TIME)
+
+fuzz-standalone: $(patsubst %,build-fuzz/fuzz_%_standalone,$(FUZZ_TARGETS))
+	@seed=$(or $(FUZZ_SEED),$$(date +%s)); for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz_$$t (standalone): $(FUZZ_RUNS) inputs, seed $$seed"; \
+		$(FUZZ_ENV) build-fuzz/fuzz_$${t}_standalone -n $(FUZZ_RUNS) -s $$seed \
+			tests/fuzz/corpus/$$t \
+			|| exit 1; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz outbox-relay relay/sql_embed.c
