@@ -16,8 +16,8 @@
  *   - a failure says why (a non-empty message) and leaves the buffer as it was;
  *   - a schema that parses has a canonical form whose fingerprint is avsc_crc64 of it, which
  *     parses again into the same canonical form (unless it defines a type in the null
- *     namespace inside a namespaced one, see canonical_form_ambiguous), and is compatible with
- *     itself;
+ *     namespace inside a namespaced one, which that form cannot express, see
+ *     canonical_form_ambiguous), and is compatible with itself;
  *   - nothing leaks (LeakSanitizer, under libFuzzer and driver.c alike).
  */
 #include <stddef.h>
@@ -247,8 +247,9 @@ encode(struct target *t, const char *json, size_t len)
  * {"name":"a.b.R", ... {"type":"record","name":"S","namespace":""}}. Parsing Canonical Form
  * writes full names and drops "namespace", so S comes out as "name":"S", which read again
  * inherits the enclosing "a.b" and becomes a.b.S: the specification's canonical form is not a
- * fixed point for such schemas (other implementations give the same form and fingerprint, which
- * is what matters for registries). SEEN holds the types already defined (later uses are
+ * fixed point for such schemas, and may not even parse (a null-namespace R inside a.b.R reads
+ * back as a second a.b.R). Other implementations give the same form and fingerprint, which is
+ * what matters for registries. SEEN holds the types already defined (later uses are
  * references, which define nothing).
  */
 struct seen {
@@ -312,13 +313,16 @@ schema_mode(const char *text, size_t len, const char *payload, size_t payload_le
 	FUZZ_CHECK(s->fingerprint == avsc_crc64(s->canonical, strlen(s->canonical)),
 		   "fingerprint is not the CRC-64-AVRO of the canonical form");
 	again = avsc_parse(s->canonical, strlen(s->canonical), errstr, sizeof(errstr));
-	if (!again)
-		fprintf(stderr, "fuzz_avenc: canonical form %s does not parse: %s\n", s->canonical,
-			errstr);
-	FUZZ_CHECK(again != NULL, "the canonical form does not parse");
-	FUZZ_CHECK(strcmp(again->canonical, s->canonical) == 0 || canonical_form_ambiguous(s),
-		   "the canonical form of the canonical form differs");
-	avsc_free(again);
+	if (!canonical_form_ambiguous(s)) {
+		if (!again)
+			fprintf(stderr, "fuzz_avenc: canonical form %s does not parse: %s\n",
+				s->canonical, errstr);
+		FUZZ_CHECK(again != NULL, "the canonical form does not parse");
+		FUZZ_CHECK(strcmp(again->canonical, s->canonical) == 0,
+			   "the canonical form of the canonical form differs");
+	}
+	if (again)
+		avsc_free(again);
 	errstr[0] = '\0';
 	if (compat_can_read(s, s, errstr, sizeof(errstr)) != 1)
 		fprintf(stderr, "fuzz_avenc: %s cannot read itself: %s\n", s->text, errstr);
