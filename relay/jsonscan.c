@@ -109,7 +109,8 @@ scan_error(const struct jsonscan *js, char *errstr, size_t errstr_size, const ch
 static size_t
 skip_ws(const unsigned char *s, size_t len, size_t i)
 {
-	while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+	while (i < len && s[i] <= ' ' &&
+	       (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
 		i++;
 	return i;
 }
@@ -165,6 +166,41 @@ utf8_seq(const unsigned char *s, size_t len, size_t i)
 	return n;
 }
 
+/*
+ * The end of the run of plain bytes at s[i] (printable ASCII other than '"' and '\\'): the bytes
+ * a string is mostly made of. Eight bytes at a time, then byte by byte. Each test below flags
+ * every special byte of a word; it may also flag a plain byte, but only above a special one (a
+ * borrow carries upwards), so the lowest flag is the first special byte: on a little-endian
+ * machine the word says where it is, elsewhere the byte loop finds it.
+ */
+static size_t
+plain_run(const unsigned char *s, size_t len, size_t i)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+
+	while (len - i >= 8) {
+		uint64_t w, quote, bslash, special;
+
+		memcpy(&w, s + i, 8);
+		quote = w ^ (ones * '"');
+		bslash = w ^ (ones * '\\');
+		/* a zero byte in quote or bslash, a byte below 0x20, a byte from 0x80 */
+		special = (((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+			   ((w - ones * 0x20) & ~w) | w) & high;
+		if (special) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return i + (size_t)(__builtin_ctzll(special) >> 3);
+#else
+			break;
+#endif
+		}
+		i += 8;
+	}
+	while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 /* The string whose opening quote is at *pos, into t; *pos ends past its closing quote. */
 static int
 scan_string(struct jsonscan *js, struct jsonscan_tok *t, size_t *pos, char *errstr,
@@ -179,8 +215,7 @@ scan_string(struct jsonscan *js, struct jsonscan_tok *t, size_t *pos, char *errs
 	t->escaped = t->has_nul = 0;
 	for (;;) {
 		/* the common case: plain ASCII */
-		while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
-			i++;
+		i = plain_run(s, len, i);
 		if (i >= len)
 			return scan_error(js, errstr, errstr_size, "premature end of input", q, len);
 		if (s[i] == '"')

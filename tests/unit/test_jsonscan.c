@@ -335,6 +335,60 @@ test_mutations(void **state)
 	jsonscan_free(js);
 }
 
+/*
+ * Long strings, read eight bytes at a time while they are plain: a byte that needs attention
+ * (quote, backslash, control character, byte from 0x80, escape) at every offset of a word, and
+ * every string length around a word's, must be found as byte by byte; jansson must agree, and a
+ * valid string's token must span exactly its bytes.
+ */
+static void
+test_long_strings(void **state)
+{
+	static const char *const specials[] = {
+		"\"", "\\", "\\n", "\\u00e9", "\x01", "\x1f", "\x7f", "\x80", "\xc3\xa9", "\xff",
+		"\xe4\xb8\x96", "\xf0\x9f\x98\x80", "\xed\xa0\x80", " ", "~", "!", "#", "[", "]",
+	};
+	struct jsonscan *js = jsonscan_new();
+	char text[128], errstr[256];
+
+	(void)state;
+	for (size_t sp = 0; sp < ARRAY_SIZE(specials); sp++) {
+		size_t sl = strlen(specials[sp]);
+
+		for (size_t n = 0; n <= 40; n++) {
+			for (size_t at = 0; at <= n; at++) {
+				size_t len = 0;
+				int ok;
+
+				text[len++] = '"';
+				memset(text + len, 'x', at);
+				len += at;
+				memcpy(text + len, specials[sp], sl);
+				len += sl;
+				memset(text + len, 'y', n - at);
+				len += n - at;
+				text[len++] = '"';
+				ok = jsonscan_parse(js, text, len, errstr, sizeof(errstr)) == 0;
+				if (ok != jansson_ok(text, len))
+					fail_msg("%.*s: jsonscan %s, jansson does not agree", (int)len,
+						 text, ok ? "accepts" : errstr);
+				if (ok && (jsonscan_tokens(js)[0].kind != JSONSCAN_STRING ||
+					   jsonscan_tokens(js)[0].start != 1 ||
+					   jsonscan_tokens(js)[0].len != len - 2))
+					fail_msg("%.*s: wrong token", (int)len, text);
+			}
+			/* no special byte: plain strings of every length, and one left open */
+			memset(text, 'z', sizeof(text));
+			text[0] = '"';
+			text[n + 1] = '"';
+			assert_int_equal(jsonscan_parse(js, text, n + 2, errstr, sizeof(errstr)), 0);
+			assert_int_equal(jsonscan_tokens(js)[0].len, n);
+			assert_int_equal(jsonscan_parse(js, text, n + 1, errstr, sizeof(errstr)), -1);
+		}
+	}
+	jsonscan_free(js);
+}
+
 int
 main(void)
 {
@@ -344,6 +398,7 @@ main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_long_strings),
 	};
 
 	return cmocka_run_group_tests_name("jsonscan", tests, NULL, NULL);
