@@ -8,25 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Templates longer than this are expanded for every event (they are never that long). */
+#define ROUTE_TEMPLATE_CACHE_MAX 255
+
 static const char *const reserved_headers[] = {
 	"event_id", "event_type", "aggregate_type", "schema_version", "content-type", NULL
 };
 
-static int
+static inline int
 topic_char_ok(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '.' || c == '_' || c == '-';
 }
 
-/* Appends n bytes of s to the topic being built, checking Kafka's rules for topic names. */
+/*
+ * Appends n bytes of s to the topic being built, checking Kafka's rules for topic names. The
+ * bytes are checked first and copied in one go: this runs for every event.
+ */
 static int
 topic_append(char *out, size_t *len, const char *s, size_t n, char *errstr, size_t errstr_size)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!topic_char_ok(s[i])) {
-			unsigned char c = (unsigned char)s[i];
+	size_t i = 0;
 
+	while (i < n && topic_char_ok(s[i]) && *len + i < ROUTE_TOPIC_MAX)
+		i++;
+	if (i < n) {
+		/* the first byte that does not fit: a character Kafka refuses, or one too many */
+		unsigned char c = (unsigned char)s[i];
+
+		if (!topic_char_ok(s[i])) {
 			if (c >= 0x20 && c < 0x7f)
 				snprintf(errstr, errstr_size,
 					 "topic would contain \"%c\"; Kafka topics allow only "
@@ -35,15 +46,14 @@ topic_append(char *out, size_t *len, const char *s, size_t n, char *errstr, size
 				snprintf(errstr, errstr_size,
 					 "topic would contain byte 0x%02x; Kafka topics allow only "
 					 "[a-zA-Z0-9._-]", c);
-			return -1;
-		}
-		if (*len >= ROUTE_TOPIC_MAX) {
+		} else {
 			snprintf(errstr, errstr_size, "topic would be longer than %d characters",
 				 ROUTE_TOPIC_MAX);
-			return -1;
 		}
-		out[(*len)++] = s[i];
+		return -1;
 	}
+	memcpy(out + *len, s, n);
+	*len += n;
 	return 0;
 }
 
@@ -59,9 +69,13 @@ route_topic(const char *tmpl, const char *source, const struct outbox_event *ev,
 		size_t n;
 
 		if (*p != '{') {
-			if (topic_append(out, &len, p, 1, errstr, errstr_size) != 0)
+			/* the literal text up to the next placeholder, at once */
+			const char *brace = strchr(p, '{');
+
+			n = brace ? (size_t)(brace - p) : strlen(p);
+			if (topic_append(out, &len, p, n, errstr, errstr_size) != 0)
 				return -1;
-			p++;
+			p += n;
 			continue;
 		}
 		if (!(end = strchr(p, '}'))) {
@@ -197,6 +211,75 @@ add_row_headers(struct route_result *res, const char *text, char *errstr, size_t
 	return 0;
 }
 
+/*
+ * A topic expanded from a template, and the values it was expanded from. Every value the
+ * template can use is compared, whether it does or not: what decides the topic is route_topic
+ * alone. Values longer than a topic are never cached (they cannot make one).
+ */
+struct route_topic_cache {
+	char tmpl[ROUTE_TEMPLATE_CACHE_MAX + 1];
+	char source[ROUTE_TOPIC_MAX + 1];
+	char aggregate_type[ROUTE_TOPIC_MAX + 1];
+	char event_type[ROUTE_TOPIC_MAX + 1];
+	int has_aggregate_type, has_event_type;
+	int valid;		/* 0: nothing cached */
+	char topic[ROUTE_TOPIC_MAX + 1];
+};
+
+/* Whether value (NULL: absent) is the cached one. */
+static int
+cached_same(const char *value, int has, const char *cached)
+{
+	return value ? has && strcmp(value, cached) == 0 : !has;
+}
+
+/* Copies value into a cache field of ROUTE_TOPIC_MAX + 1 bytes; -1 when it does not fit. */
+static int
+cache_put(char *field, const char *value, size_t size)
+{
+	size_t n = strlen(value);
+
+	if (n >= size)
+		return -1;
+	memcpy(field, value, n + 1);
+	return 0;
+}
+
+/*
+ * route_topic for res, through res->last: an event whose template, source, aggregate type and
+ * event type are those of the last expansion that succeeded gets the same topic without
+ * expanding (and checking) it again. Failures are not cached.
+ */
+static int
+topic_of(const char *tmpl, const char *source, const struct outbox_event *ev,
+	 struct route_result *res, char *errstr, size_t errstr_size)
+{
+	struct route_topic_cache *c = res->last;
+
+	if (c && c->valid && strcmp(tmpl, c->tmpl) == 0 && strcmp(source, c->source) == 0 &&
+	    cached_same(ev->aggregate_type, c->has_aggregate_type, c->aggregate_type) &&
+	    cached_same(ev->event_type, c->has_event_type, c->event_type)) {
+		memcpy(res->topic, c->topic, sizeof(res->topic));
+		return 0;
+	}
+	if (route_topic(tmpl, source, ev, res->topic, errstr, errstr_size) != 0)
+		return -1;
+	if (!c && !(c = res->last = malloc(sizeof(*c))))
+		return 0;	/* no cache: only slower */
+	c->valid = 0;
+	c->has_aggregate_type = ev->aggregate_type != NULL;
+	c->has_event_type = ev->event_type != NULL;
+	if (cache_put(c->tmpl, tmpl, sizeof(c->tmpl)) != 0 ||
+	    cache_put(c->source, source, sizeof(c->source)) != 0 ||
+	    (ev->aggregate_type &&
+	     cache_put(c->aggregate_type, ev->aggregate_type, sizeof(c->aggregate_type)) != 0) ||
+	    (ev->event_type && cache_put(c->event_type, ev->event_type, sizeof(c->event_type)) != 0))
+		return 0;
+	memcpy(c->topic, res->topic, sizeof(c->topic));
+	c->valid = 1;
+	return 0;
+}
+
 int
 route_event(const char *tmpl, const char *source, const struct outbox_event *ev,
 	    struct route_result *res, char *errstr, size_t errstr_size)
@@ -211,7 +294,7 @@ route_event(const char *tmpl, const char *source, const struct outbox_event *ev,
 		snprintf(errstr, errstr_size, "aggregate_id is empty, so the event has no key");
 		return -1;
 	}
-	if (route_topic(tmpl, source, ev, res->topic, errstr, errstr_size) != 0)
+	if (topic_of(tmpl, source, ev, res, errstr, errstr_size) != 0)
 		return -1;
 
 	if ((ev->event_id && !add_header(res, "event_id", ev->event_id, strlen(ev->event_id))) ||
@@ -261,4 +344,6 @@ route_result_free(struct route_result *res)
 	free(res->headers);
 	res->headers = NULL;
 	res->cap_headers = 0;
+	free(res->last);
+	res->last = NULL;
 }

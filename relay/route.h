@@ -24,8 +24,10 @@ struct route_header {
 	char num[40];		/* storage for numbers and booleans from the headers object */
 };
 
+struct route_topic_cache;
+
 /*
- * The routed form of one event. Reused from event to event (route_result_clear between uses
+ * The routed form of one event. Zeroed before its first use, then reused from event to event (route_result_clear between uses
  * keeps its memory); route_result_free releases it.
  */
 struct route_result {
@@ -34,6 +36,8 @@ struct route_result {
 	size_t n_headers;
 	size_t cap_headers;
 	void *json;		/* parsed headers object (jansson), owned */
+	struct route_topic_cache *last;	/* the last topic route_event expanded, and from what:
+					 * the next event's are mostly the same; owned */
 };
 
 /*

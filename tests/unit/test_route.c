@@ -106,6 +106,44 @@ static void test_topic(void **state)
     }
 }
 
+/*
+ * route_event remembers the last topic it expanded: through one route_result, every case in
+ * every order (each twice in a row, so the second is served from memory), it must give what
+ * route_topic gives, topic or error.
+ */
+static void test_topic_cache(void **state)
+{
+    struct route_result res = { 0 };
+
+    (void)state;
+    for (size_t k = 0; k < 4 * ARRAY_SIZE(topic_cases); k++) {
+        size_t i = k / 2 % ARRAY_SIZE(topic_cases);
+        struct outbox_event ev = base_event;
+        char out[ROUTE_TOPIC_MAX + 1], errstr[512] = "", errstr2[512] = "";
+        int rc, rc2;
+
+        if (k >= 2 * ARRAY_SIZE(topic_cases))
+            i = ARRAY_SIZE(topic_cases) - 1 - i;
+        if (topic_cases[i].no_event)
+            continue;
+        ev.aggregate_type = topic_cases[i].aggregate_type;
+        ev.event_type = topic_cases[i].event_type;
+        rc = route_topic(topic_cases[i].tmpl, topic_cases[i].source, &ev, out, errstr,
+                         sizeof(errstr));
+        rc2 = route_event(topic_cases[i].tmpl, topic_cases[i].source, &ev, &res, errstr2,
+                          sizeof(errstr2));
+        if (rc != rc2)
+            fail_msg("case %zu (%s): route_topic %d, route_event %d (%s)", i,
+                     topic_cases[i].tmpl, rc, rc2, errstr2);
+        if (rc == 0)
+            assert_string_equal(res.topic, out);
+        else
+            assert_string_equal(errstr2, errstr);
+    }
+    route_result_free(&res);
+    assert_null(res.last);
+}
+
 /* 249 characters are allowed, 250 are not, however they are made; out never overflows. */
 static void test_topic_length(void **state)
 {
@@ -454,6 +492,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topic),
         cmocka_unit_test(test_topic_length),
+        cmocka_unit_test(test_topic_cache),
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_absent_fields),
         cmocka_unit_test(test_errors),
