@@ -714,9 +714,11 @@ field_index(struct avenc *e, const struct avsc_node *n, const struct jsonscan_to
 
 	if (kt->escaped)
 		len = jsonscan_unescape(e->json, kt, e->str), key = e->str;
-	/* keys never hold a NUL (jsonscan refuses \u0000 in them): strncmp stops at the name's */
+	/* keys never hold a NUL (jsonscan refuses \u0000 in them): strncmp stops at the name's.
+	 * The first byte rules out most fields without a call. */
 	for (i = 0; i < n->n_fields; i++)
-		if (strncmp(n->fields[i].name, key, len) == 0 && n->fields[i].name[len] == '\0')
+		if ((len == 0 || n->fields[i].name[0] == key[0]) &&
+		    strncmp(n->fields[i].name, key, len) == 0 && n->fields[i].name[len] == '\0')
 			break;
 	return i;
 }
