@@ -67,21 +67,31 @@ rd_left(const struct rd *r)
 	return r->len - r->pos;
 }
 
-/* Whether n more bytes are there; on failure names the field. */
-static int
-rd_need(struct rd *r, size_t n, const char *field)
+/* rd_need when the bytes are not there, or the cursor failed before: out of line. */
+static int __attribute__((noinline))
+rd_need_failed(struct rd *r, size_t n, const char *field)
 {
 	if (r->failed)
 		return 0;
-	if (rd_left(r) < n) {
-		rd_fail(r, "truncated at offset %zu: %s needs %zu bytes, %zu left", r->pos, field, n,
-			rd_left(r));
-		return 0;
-	}
-	return 1;
+	rd_fail(r, "truncated at offset %zu: %s needs %zu bytes, %zu left", r->pos, field, n,
+		rd_left(r));
+	return 0;
 }
 
-static uint64_t
+/*
+ * Whether n more bytes are there; on failure names the field. Every field of every message
+ * passes here, so the test is inline and the message out of line.
+ */
+static inline int
+rd_need(struct rd *r, size_t n, const char *field)
+{
+	if (!r->failed && rd_left(r) >= n)
+		return 1;
+	return rd_need_failed(r, n, field);
+}
+
+/* Inline, so that n is a constant and the loop unrolls into a few loads and shifts. */
+static inline uint64_t
 get_be(const unsigned char *p, size_t n)
 {
 	uint64_t v = 0;
@@ -104,7 +114,7 @@ to_signed(uint64_t u, unsigned bits)
 	return -(int64_t)((~u & (sign - 1))) - 1;
 }
 
-static uint64_t
+static inline uint64_t
 rd_int(struct rd *r, size_t n, const char *field)
 {
 	uint64_t v;
