@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -190,4 +191,42 @@ db_table_display(const struct conf_source *src, const char *suffix, char *buf, s
 	display_ident(table, qt, sizeof(qt));
 	snprintf(buf, size, "%s.%s", qs, qt);
 	return buf;
+}
+
+long long
+db_int8(const char *text)
+{
+	const char *s = text;
+	int neg = *s == '-';
+	long long v = 0;
+	int n = 0;
+
+	s += neg;
+	/* up to 18 digits cannot overflow; anything else (more digits, spaces, a sign '+', an
+	 * empty text) is strtoll's */
+	while (n < 18 && s[n] >= '0' && s[n] <= '9') {
+		v = v * 10 + (s[n] - '0');
+		n++;
+	}
+	if (n == 0 || s[n] != '\0')
+		return strtoll(text, NULL, 10);
+	return neg ? -v : v;
+}
+
+size_t
+db_format_int8(char *out, long long v)
+{
+	char digits[DB_INT8_SIZE];
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	size_t n = 0, len = 0;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		out[len++] = '-';
+	while (n)
+		out[len++] = digits[--n];
+	return len;
 }

@@ -75,4 +75,18 @@ const char *db_table_display(const struct conf_source *src, const char *suffix, 
 PGconn *db_command_connect(const struct conf *cfg, const char *name, const char *cmd,
 			   const struct conf_source **src, int *exit_code);
 
+/*
+ * The value of a bigint column's text, read as strtoll(text, NULL, 10) reads it. Plain decimal
+ * text (what PostgreSQL sends) is read directly: strtoll's locale handling costs every row of
+ * every fetch more than the rest of reading it.
+ */
+long long db_int8(const char *text);
+
+/*
+ * Writes v in decimal at out (at least DB_INT8_SIZE bytes), not NUL-terminated; returns the
+ * length. As "%lld" writes it, without printf's parsing of the format for every id.
+ */
+#define DB_INT8_SIZE 20
+size_t db_format_int8(char *out, long long v);
+
 #endif

@@ -477,7 +477,7 @@ event_from_insert(struct logical_source *ls, const struct pgo_msg *m, uint64_t l
 	}
 #define FIELD(c) (off[c] >= 0 ? ls->scratch + off[c] : NULL)
 	memset(ev, 0, sizeof(*ev));
-	ev->id = off[COL_ID] >= 0 ? strtoll(ls->scratch + off[COL_ID], NULL, 10) : 0;
+	ev->id = off[COL_ID] >= 0 ? db_int8(ls->scratch + off[COL_ID]) : 0;
 	ev->event_id = FIELD(COL_EVENT_ID);
 	ev->aggregate_type = FIELD(COL_AGGREGATE_TYPE);
 	ev->aggregate_id = FIELD(COL_AGGREGATE_ID);

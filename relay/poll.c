@@ -419,7 +419,7 @@ poll_event_from(const PGresult *r, int i, struct outbox_event *ev)
 	const char *created;
 
 	memset(ev, 0, sizeof(*ev));	/* lsn and invalid have no column in poll mode */
-	ev->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+	ev->id = db_int8(PQgetvalue(r, i, 0));
 	ev->event_id = field(r, i, 1);
 	ev->aggregate_type = field(r, i, 2);
 	ev->aggregate_id = field(r, i, 3);
@@ -429,7 +429,7 @@ poll_event_from(const PGresult *r, int i, struct outbox_event *ev)
 	ev->payload_len = ev->payload ? (size_t)PQgetlength(r, i, 6) : 0;
 	ev->headers = field(r, i, 7);
 	created = field(r, i, 8);
-	ev->created_at_ms = created ? strtoll(created, NULL, 10) : 0;
+	ev->created_at_ms = created ? db_int8(created) : 0;
 }
 
 int
@@ -453,8 +453,11 @@ poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errstr,
 		ps->idbuf_cap = need;
 	}
 	ps->idbuf[len++] = '{';
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(ps->idbuf + len, need - len, "%s%lld", i ? "," : "", ids[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ps->idbuf[len++] = ',';
+		len += db_format_int8(ps->idbuf + len, ids[i]);
+	}
 	ps->idbuf[len++] = '}';
 	ps->idbuf[len] = '\0';
 	params[0] = ps->idbuf;
