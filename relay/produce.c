@@ -13,8 +13,22 @@
 
 #include "log.h"
 
+/*
+ * Topic handles of the topics sent to lately. Naming the topic by its name in every
+ * rd_kafka_producev makes librdkafka look it up under its handle's write lock, for every event;
+ * a handle kept here is used directly. Events mostly go to a few topics.
+ */
+#define TOPIC_HANDLES 8
+
+struct topic_handle {
+	char name[ROUTE_TOPIC_MAX + 1];
+	rd_kafka_topic_t *rkt;		/* NULL: free */
+};
+
 struct producer {
 	rd_kafka_t *rk;
+	struct topic_handle topics[TOPIC_HANDLES];
+	size_t next_topic;		/* the entry the next new topic replaces */
 	struct ackwin *win;
 	const char *source;
 	const char *brokers;
@@ -289,6 +303,10 @@ produce_destroy(struct producer *p)
 {
 	if (!p)
 		return;
+	/* librdkafka waits for the application's topic handles before it is destroyed */
+	for (size_t i = 0; i < TOPIC_HANDLES; i++)
+		if (p->topics[i].rkt)
+			rd_kafka_topic_destroy(p->topics[i].rkt);
 	/* whatever is still queued or in flight is dropped: its rows stay unmarked and are sent
 	 * again by the next session; delivery reports for them settle nothing */
 	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -339,23 +357,58 @@ classify(struct producer *p, rd_kafka_resp_err_t err, char *errstr, size_t errst
 	}
 }
 
+/*
+ * The handle of topic, kept in p->topics; NULL when librdkafka would not make one (the caller
+ * then names the topic, as if there were no handles, and gets librdkafka's own error).
+ */
+static rd_kafka_topic_t *
+topic_handle(struct producer *p, const char *topic)
+{
+	struct topic_handle *h;
+	rd_kafka_topic_t *rkt;
+
+	for (size_t i = 0; i < TOPIC_HANDLES; i++)
+		if (p->topics[i].rkt && strcmp(p->topics[i].name, topic) == 0)
+			return p->topics[i].rkt;
+	if (strlen(topic) > ROUTE_TOPIC_MAX || !(rkt = rd_kafka_topic_new(p->rk, topic, NULL)))
+		return NULL;
+	h = &p->topics[p->next_topic];
+	p->next_topic = (p->next_topic + 1) % TOPIC_HANDLES;
+	/* messages already queued hold their own references: the old handle may go */
+	if (h->rkt)
+		rd_kafka_topic_destroy(h->rkt);
+	h->rkt = rkt;
+	memcpy(h->name, topic, strlen(topic) + 1);
+	return rkt;
+}
+
 enum produce_result
 produce_send(struct producer *p, const struct route_result *r, const struct outbox_event *ev,
 	     const void *value, size_t value_len, uint64_t seq, char *errstr, size_t errstr_size)
 {
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->n_headers);
+	rd_kafka_topic_t *rkt = topic_handle(p, r->topic);
 	rd_kafka_resp_err_t err;
 
 	for (size_t i = 0; i < r->n_headers; i++)
 		rd_kafka_header_add(hdrs, r->headers[i].name, -1, r->headers[i].value,
 				    r->headers[i].value ? (ssize_t)r->headers[i].value_len : 0);
-	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(r->topic),
-				RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
-				RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
-				RD_KAFKA_V_HEADERS(hdrs),
-				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+	if (rkt)
+		err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt),
+					RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
+					RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
+					RD_KAFKA_V_HEADERS(hdrs),
+					RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+	else
+		err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(r->topic),
+					RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
+					RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
+					RD_KAFKA_V_HEADERS(hdrs),
+					RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
 	if (err)
 		rd_kafka_headers_destroy(hdrs);	/* ownership passes only on success */
 	return classify(p, err, errstr, errstr_size);
