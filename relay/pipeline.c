@@ -738,8 +738,9 @@ logical_confirm(struct pipeline *p, int force)
 }
 
 /* Waits until the stream has data (when there is room for it), Kafka has reports, or the next
- * status update is due. */
-static void
+ * status update is due. Returns 0 when Kafka's wake-up descriptor was seen not readable (nothing
+ * to empty), else 1. */
+static int
 logical_wait(struct pipeline *p, int want_stream)
 {
 	struct pollfd fds[2];
@@ -758,7 +759,9 @@ logical_wait(struct pipeline *p, int want_stream)
 	}
 	if (timeout > 1000)
 		timeout = 1000;	/* and look at the stop flag at least every second */
-	poll(fds, n, (int)timeout);
+	if (poll(fds, n, (int)timeout) < 0 || produce_wake_fd(p->prod) < 0)
+		return 1;
+	return (fds[n - 1].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) != 0;
 }
 
 /* The steady state of a logical source: read the stream, send, confirm, until stopped. */
@@ -767,12 +770,20 @@ run_logical(struct pipeline *p)
 {
 	char errstr[1024];
 
+	int kafka_woke = 1;	/* Kafka's wake-up descriptor may be readable */
+
 	set_state(p, PIPELINE_ACTIVE);
 	while (!stopping(p)) {
 		int items = 0, more = 1;
 
 		beat(p);
-		produce_poll(p->prod, 0);
+		/* when the wait below saw no wake-up, there is no byte to read: serve without the
+		 * read(2), which would otherwise be one more system call per wait */
+		if (kafka_woke)
+			produce_poll(p->prod, 0);
+		else
+			produce_serve(p->prod);
+		kafka_woke = 1;
 		if (produce_failed(p->prod, errstr, sizeof(errstr)) || checkpoint(p, 0) != 0)
 			return SESSION_RETRY;
 		recheck_brokers(p);
@@ -821,7 +832,7 @@ run_logical(struct pipeline *p)
 		if (checkpoint(p, 0) != 0 || logical_confirm(p, 0) != 0)
 			return SESSION_RETRY;
 		if (!more || items == 0)
-			logical_wait(p, ackwin_count(p->win) < (size_t)p->src->max_in_flight);
+			kafka_woke = logical_wait(p, ackwin_count(p->win) < (size_t)p->src->max_in_flight);
 	}
 	if (drain(p, clock_mono_ms() + p->cfg->drain_timeout_ms) != 0)
 		log_warning("source \"%s\": %zu events were still in flight after %lld ms; they will be "

@@ -487,6 +487,12 @@ produce_poll(struct producer *p, int timeout_ms)
 	rd_kafka_poll(p->rk, timeout_ms);
 }
 
+void
+produce_serve(struct producer *p)
+{
+	rd_kafka_poll(p->rk, 0);
+}
+
 int
 produce_wake_fd(const struct producer *p)
 {

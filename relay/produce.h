@@ -75,6 +75,13 @@ enum produce_result produce_send_dead_letter(struct producer *p, const char *top
 void produce_poll(struct producer *p, int timeout_ms);
 
 /*
+ * Serves the delivery reports and errors waiting now, without emptying produce_wake_fd: for a
+ * caller that has just seen that descriptor not readable in poll(2), where emptying it would be
+ * a read(2) that finds nothing. Left readable, it only makes the next poll(2) return at once.
+ */
+void produce_serve(struct producer *p);
+
+/*
  * A descriptor that becomes readable when delivery reports or errors wait to be served by
  * produce_poll (which also empties it), for waiting on it with poll(2); -1 if unavailable.
  */
