@@ -8,7 +8,7 @@
 #   make faults          the fault matrix (tests/faults), its table in build/faults/results.md
 #   make soak            the fault matrix with ten times the cycles
 #   make demo            throwaway PostgreSQL + Kafka, relay sample events, show them
-#   make bench           drain benchmark (tests/bench)
+#   make bench           outbox-relay vs Debezium vs pg_recvlogical: tables, CSV, plots (tests/bench)
 #   make deps            install build and test dependencies (Debian/Ubuntu, apt-get)
 #   make install PREFIX=/usr DESTDIR=...
 #   make SANITIZE=address,undefined [check|unit|integration|faults]   instrumented build in
@@ -85,7 +85,8 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 # Test tools (tests/tools): what the integration tests consume Kafka with.
-TOOLS := $(BUILD)/tools/avro-decode $(BUILD)/tools/notify-listen $(BUILD)/tools/mock-broker
+TOOLS := $(BUILD)/tools/avro-decode $(BUILD)/tools/notify-listen $(BUILD)/tools/mock-broker \
+	$(BUILD)/tools/bench-consumer
 
 $(BUILD)/tools/avro-decode: tests/tools/avro_decode.c $(OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/tools
@@ -100,9 +101,15 @@ $(BUILD)/tools/mock-broker: tests/tools/mock_broker.c | $(BUILD)
 	@mkdir -p $(BUILD)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -pthread $(shell pkg-config --libs rdkafka)
 
+# the benchmarks' Kafka clock: record counts and commit-to-consumer latencies (tests/bench)
+$(BUILD)/tools/bench-consumer: tests/tools/bench_consumer.c | $(BUILD)
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -pthread $(shell pkg-config --libs rdkafka)
+
 TEST_ENV = OUTBOX_RELAY=$(CURDIR)/$(BIN) AVRO_DECODE=$(CURDIR)/$(BUILD)/tools/avro-decode \
 	NOTIFY_LISTEN=$(CURDIR)/$(BUILD)/tools/notify-listen \
-	MOCK_BROKER=$(CURDIR)/$(BUILD)/tools/mock-broker
+	MOCK_BROKER=$(CURDIR)/$(BUILD)/tools/mock-broker \
+	BENCH_CONSUMER=$(CURDIR)/$(BUILD)/tools/bench-consumer
 
 integration: $(BIN) $(TOOLS)
 	$(TEST_ENV) bash tests/integration/run.sh
@@ -142,9 +149,13 @@ demo: deps
 	$(MAKE) all
 	bash tests/demo.sh
 
-bench: deps
-	$(MAKE) all
-	bash tests/bench/drain.sh
+# outbox-relay beside Debezium and pg_recvlogical (tests/bench/run.sh, README "Performance"):
+# tables and plots in build/bench. The narrower benchmarks (drain.sh, logical.sh, avro.sh) run
+# on their own.
+bench:
+	bash tests/install-deps.sh --bench
+	$(MAKE) all $(TOOLS)
+	$(TEST_ENV) bash tests/bench/run.sh
 
 # Debian's layout with PREFIX=/usr. The units name the binary, the config directory and the
 # documentation where this install puts them. Creating the user (systemd-sysusers) and enabling a

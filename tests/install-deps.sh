@@ -9,6 +9,9 @@
 # clang and libclang-rt-14-dev (its libFuzzer runtime on Debian 12) are for `make fuzz` and the
 # short libFuzzer pass of `make fuzz-ci` (tests/fuzz/README.md).
 #
+# `--bench` (make bench) adds gnuplot for the plots and fetches Debezium Server from Maven
+# Central into tests/bench/debezium/dist (tests/bench/debezium/fetch.sh).
+#
 # systemd is there for systemd-analyze (tests/integration/test_systemd_units.sh checks the units
 # with it). Installing the package starts nothing where systemd is not PID 1 (containers, CI),
 # and leaves the init system alone where it is.
@@ -130,7 +133,15 @@ fetch_registry() {
   say "schema registry: $(basename "$jar")"
 }
 
+BENCH=0
+case "${1:-}" in
+  --bench) BENCH=1; PACKAGES+=(gnuplot-nox) ;;
+  "") ;;
+  *) say "usage: $0 [--bench]" >&2; exit 2 ;;
+esac
+
 install_packages
 fetch_kafka_jars
 fetch_registry
+[ "$BENCH" -eq 0 ] || bash "$REPO/tests/bench/debezium/fetch.sh"
 say "done"
