@@ -358,8 +358,8 @@ classify(struct producer *p, rd_kafka_resp_err_t err, char *errstr, size_t errst
 }
 
 /*
- * The handle of topic, kept in p->topics; NULL when librdkafka would not make one (the caller
- * then names the topic, as if there were no handles, and gets librdkafka's own error).
+ * The handle of topic, kept in p->topics; NULL when librdkafka would not make one
+ * (rd_kafka_last_error() says why).
  */
 static rd_kafka_topic_t *
 topic_handle(struct producer *p, const char *topic)
@@ -386,29 +386,26 @@ enum produce_result
 produce_send(struct producer *p, const struct route_result *r, const struct outbox_event *ev,
 	     const void *value, size_t value_len, uint64_t seq, char *errstr, size_t errstr_size)
 {
-	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->n_headers);
 	rd_kafka_topic_t *rkt = topic_handle(p, r->topic);
+	rd_kafka_headers_t *hdrs;
 	rd_kafka_resp_err_t err;
 
+	if (!rkt) {
+		/* librdkafka would not make a handle for the topic: its reason refuses the record */
+		err = rd_kafka_last_error();
+		return classify(p, err ? err : RD_KAFKA_RESP_ERR__INVALID_ARG, errstr, errstr_size);
+	}
+	hdrs = rd_kafka_headers_new(r->n_headers);
 	for (size_t i = 0; i < r->n_headers; i++)
 		rd_kafka_header_add(hdrs, r->headers[i].name, -1, r->headers[i].value,
 				    r->headers[i].value ? (ssize_t)r->headers[i].value_len : 0);
-	if (rkt)
-		err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt),
-					RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
-					RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
-					RD_KAFKA_V_HEADERS(hdrs),
-					RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
-	else
-		err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(r->topic),
-					RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
-					RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
-					RD_KAFKA_V_HEADERS(hdrs),
-					RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+	err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt),
+				RD_KAFKA_V_KEY(ev->aggregate_id, strlen(ev->aggregate_id)),
+				RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_TIMESTAMP(ev->created_at_ms),
+				RD_KAFKA_V_HEADERS(hdrs),
+				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
 	if (err)
 		rd_kafka_headers_destroy(hdrs);	/* ownership passes only on success */
 	return classify(p, err, errstr, errstr_size);
