@@ -100,20 +100,31 @@ proc_cpu_ms() {
 
 proc_vmhwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# pg_cpu_snapshot FILE: CPU ms of every PostgreSQL process now ("pid ms" lines).
-pg_cpu_snapshot() {
-  local pm p
-  pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
-  for p in "$pm" $(pgrep -P "$pm"); do echo "$p $(proc_cpu_ms "$p")"; done >"$1"
+# proc_children_cpu_ms PID: CPU of PID's children that have exited and been waited for.
+proc_children_cpu_ms() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  stat=${stat##*) }
+  # shellcheck disable=SC2086
+  set -- $stat          # $14 cutime, $15 cstime (fields 16 and 17 of stat(5))
+  echo $(( (${14} + ${15}) * 1000 / CLK_TCK ))
 }
 
-# pg_cpu_since FILE: CPU ms PostgreSQL's processes used since pg_cpu_snapshot FILE (processes
-# started since count in full; those that ended since are not seen).
-pg_cpu_since() {
-  pg_cpu_snapshot "$1.end"
-  awk 'NR == FNR { was[$1] = $2; next } { total += $2 - ($1 in was ? was[$1] : 0) }
-       END { print total + 0 }' "$1" "$1.end"
+# pg_cpu_total: CPU ms of PostgreSQL so far: the postmaster, its live processes, and those it
+# has reaped (a walsender ends with its client, before it could be read).
+pg_cpu_total() {
+  local pm p total
+  pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+  total=$(( $(proc_cpu_ms "$pm") + $(proc_children_cpu_ms "$pm") ))
+  for p in $(pgrep -P "$pm"); do total=$(( total + $(proc_cpu_ms "$p") )); done
+  echo "$total"
 }
+
+# pg_cpu_snapshot FILE / pg_cpu_since FILE: CPU ms PostgreSQL used in between (a process that
+# was running at the snapshot and exits before the end counts from its start: the difference of
+# the two totals leaves that part out again).
+pg_cpu_snapshot() { pg_cpu_total >"$1"; }
+pg_cpu_since() { echo $(( $(pg_cpu_total) - $(cat "$1") )); }
 
 # --- the systems ---------------------------------------------------------------------------
 
@@ -175,23 +186,21 @@ slot_of() {
 
 slot_inactive() { ! pg_slot_active "$1"; }
 
-wal_flushed_to() { pg_lsn_ge "$(pg_sql "SELECT pg_current_wal_flush_lsn()")" "$1"; }
-
-# slots_to_now: moves every slot the systems own to the current end of WAL (they are all
-# stopped), so that no system decodes what was written for another phase or run. A slot moves
-# only as far as WAL is flushed, which with synchronous_commit = off trails the last commit by
-# up to wal_writer_delay: wait for the flush first.
+# slots_to_now: every slot the systems own (they are all stopped) made again at the current
+# end of WAL, so that no system decodes what was written for another phase or run, and each
+# starts as pg_recvlogical's new slot does. (pg_replication_slot_advance would move a slot's
+# confirmed position but could leave its restart_lsn behind: the first drain after it then
+# spent ~4 s decoding the previous run's WAL before its first event.)
 slots_to_now() {
-  local s end
-  end=$(pg_wal_lsn)
-  wait_for "WAL flushed to $end" 30 wal_flushed_to "$end"
+  local s
   for s in outbox_relay_lj outbox_relay_la "$DBZ_SLOT"; do
     pg_slot_exists "$s" || continue
     wait_for "slot $s released" 60 slot_inactive "$s"
-    pg_sql "SELECT pg_replication_slot_advance('$s', '$end')" >/dev/null
+    pg_sql "SELECT pg_drop_replication_slot('$s')" >/dev/null
+    pg_sql "SELECT pg_create_logical_replication_slot('$s', 'pgoutput')" >/dev/null
   done
-  # the relay refuses a slot moved past the position it recorded (events would be skipped)
-  # until its row is deleted, the documented way to accept such a gap
+  # the relay refuses a slot that starts past the position it recorded (events would be
+  # skipped) until its row is deleted, the documented way to accept such a gap
   pg_sql "DELETE FROM outbox_relay_slots" >/dev/null
 }
 
@@ -274,14 +283,16 @@ drain_system() {
   pg_cpu_snapshot "$T/pgcpu"
   if [ "$sys" = pg_recvlogical ]; then
     local t0 t1
-    t0=$(children_cpu_ms)
+    times >"$T/times"       # in this shell: `times` in a $(...) would see the subshell's
+    t0=$(children_cpu_ms "$T/times")
     start=$(now_ms)
     "$PG_BIN/pg_recvlogical" -d "$PG_DSN" --slot "$RAW" --start --no-loop \
       -o proto_version=1 -o publication_names=outbox_relay_lj -o messages=true \
       --endpos="$END_LSN" -f /dev/null 2>"$T/recvlogical.log" \
       || { cat "$T/recvlogical.log" >&2; fail "pg_recvlogical failed"; }
     ms=$(( $(now_ms) - start ))
-    t1=$(children_cpu_ms)
+    times >"$T/times"
+    t1=$(children_cpu_ms "$T/times")
     srv=$(pg_cpu_since "$T/pgcpu")
     csv phase="$phase" system="$sys" variant="$variant" run="$run" events="$n" ms="$ms" \
       events_per_s=$(( n * 1000 / ms )) cpu_s="$(ms_to_s $(( t1 - t0 )))" \
@@ -310,10 +321,10 @@ drain_system() {
 ms_to_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
-# children_cpu_ms: user + system CPU of this shell's waited-for children so far (bash `times`).
+# children_cpu_ms FILE: user + system CPU of the waited-for children, from `times` in FILE.
 children_cpu_ms() {
-  times | awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
-                         printf "%d\n", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }'
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+                         printf "%d\n", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }' "$1"
 }
 
 # --- phases --------------------------------------------------------------------------------
@@ -323,10 +334,13 @@ phase_drain() {
   read -r -a systems <<<"$SYSTEMS"
   for run in $(seq 1 "$RUNS"); do
     fresh_backlog "d$run" "$EVENTS"
-    # the order rotates from run to run. relay-poll's marks are WAL after END_LSN: a logical
-    # reader drained after it reaches its last event before that WAL, and fresh_backlog moves
-    # every slot past it before the next run.
+    # The order is rotated by one each run and reversed in even runs, so that no system
+    # always follows the same one (a system draining right after another meets its aftermath:
+    # Kafka writing back a gigabyte of log segments, a JVM's exit). relay-poll's marks are WAL
+    # after END_LSN: a logical reader drained after it reaches its last event before that WAL,
+    # and fresh_backlog moves every slot past it before the next run.
     for i in $(seq 0 $(( ${#systems[@]} - 1 ))); do
+      [ $(( run % 2 )) -eq 1 ] || i=$(( ${#systems[@]} - 1 - i ))
       sys=${systems[$(( (i + run - 1) % ${#systems[@]} ))]}
       drain_system drain "$sys" "$EVENTS" "$run" "d$run" "$EVENTS"
     done
