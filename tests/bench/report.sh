@@ -12,6 +12,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CSV=${1:-$REPO/build/bench/results.csv}
 OUT=${2:-$(dirname "$CSV")}
 [ -f "$CSV" ] || { echo "report.sh: $CSV not found" >&2; exit 1; }
+CSV=$(realpath "$CSV") OUT=$(realpath "$OUT")   # the plots are made from inside OUT
 MD=$OUT/results.md
 
 # columns of the CSV
@@ -42,7 +43,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 
 {
   echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)," \
-       "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; CSV: $CSV"
+       "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; CSV: ${CSV#"$REPO"/}"
   echo
 
   if [ -n "$(distinct drain system)" ]; then
