@@ -39,6 +39,8 @@ distinct() {
 }
 
 fmt() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "") print "–"; else printf f, x }'; }
+mib() { fmt "$(awk -v k="$1" 'BEGIN { if (k != "") print k / 1024 }')" "%.1f MiB"; }
+per_million() { fmt "$(awk -v c="$1" -v n="$2" 'BEGIN { if (c != "") print c * 1e6 / n }')" %.1f; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.2f", a / b }'; }
 
 {
@@ -59,7 +61,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
       rss=$(med drain "$s" "" peak_rss_kb)
       echo "| $s | $(fmt "$rate" %.0f) | $(fmt "$(med drain "$s" "" steady_events_per_s)" %.0f)" \
            "| $(fmt "$(med drain "$s" "" first_ms)" "%.0f ms") | $(fmt "$(med drain "$s" "" cpu_s)" %.1f)" \
-           "| $(fmt "$(med drain "$s" "" server_cpu_s)" %.1f) | $(fmt "$(awk -v k="$rss" 'BEGIN { if (k != "") print k / 1024 }')" "%.1f MiB")" \
+           "| $(fmt "$(med drain "$s" "" server_cpu_s)" %.1f) | $(mib "$rss")" \
            "| $(ratio "$rate" "$dbz") | $(ratio "$rate" "$ceil") | $(ratio "$dbz_rss" "$rss") |"
     done
     echo
@@ -93,9 +95,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
         rate=$(med scaling "$s" "$n" events_per_s)
         [ -n "$rate" ] || continue
         echo "| $s | $n | $(fmt "$rate" %.0f)" \
-             "| $(fmt "$(awk -v c="$(med scaling "$s" "$n" cpu_s)" -v n="$n" 'BEGIN { print c * 1e6 / n }')" %.1f)" \
-             "| $(fmt "$(awk -v c="$(med scaling "$s" "$n" server_cpu_s)" -v n="$n" 'BEGIN { print c * 1e6 / n }')" %.1f)" \
-             "| $(fmt "$(awk -v k="$(med scaling "$s" "$n" peak_rss_kb)" 'BEGIN { print k / 1024 }')" "%.1f MiB") |"
+             "| $(per_million "$(med scaling "$s" "$n" cpu_s)" "$n")" \
+             "| $(per_million "$(med scaling "$s" "$n" server_cpu_s)" "$n")" \
+             "| $(mib "$(med scaling "$s" "$n" peak_rss_kb)") |"
       done
     done
     echo
@@ -112,7 +114,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
         [ -n "$rate" ] || continue
         echo "| $s | $k | $(fmt "$rate" %.0f) | $(fmt "$(med sources "$s" "$k" cpu_s)" %.1f)" \
              "| $(fmt "$(med sources "$s" "$k" server_cpu_s)" %.1f)" \
-             "| $(fmt "$(awk -v k="$(med sources "$s" "$k" peak_rss_kb)" 'BEGIN { print k / 1024 }')" "%.1f MiB") |"
+             "| $(mib "$(med sources "$s" "$k" peak_rss_kb)") |"
       done
     done
     echo
