@@ -18,7 +18,8 @@ MD=$OUT/results.md
 # columns of the CSV
 declare -A COL=([phase]=1 [system]=2 [variant]=3 [run]=4 [events]=5 [ms]=6 [first_ms]=7
   [events_per_s]=8 [steady_events_per_s]=9 [cpu_s]=10 [server_cpu_s]=11 [peak_rss_kb]=12
-  [count]=13 [p50_ms]=14 [p99_ms]=15 [p999_ms]=16 [offered]=17 [achieved]=18)
+  [count]=13 [p50_ms]=14 [p99_ms]=15 [p999_ms]=16 [offered]=17 [achieved]=18
+  [append_p50_ms]=19 [append_p99_ms]=20 [fetch_p50_ms]=21 [fetch_p99_ms]=22)
 
 # med PHASE SYSTEM VARIANT FIELD: the median of FIELD over the matching lines ("" if none).
 med() {
@@ -83,6 +84,25 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
       echo
     done
     echo
+    if [ -n "$(awk -F, 'NR > 1 && $1 == "latency" && $20 != ""' "$CSV")" ]; then
+      echo "Where it goes, ms (p50 / p99): from the insert to the broker's append (database,"
+      echo "decoding, the system under test, the producer's batching, the Produce round trip),"
+      echo "then from the append to the consumer (the latency topics are stamped LogAppendTime):"
+      echo
+      printf "| system |"; for r in $rates; do printf " %s: to append | %s: to consumer |" "$r" "$r"; done; echo
+      printf "|---|"; for r in $rates; do printf -- "---|---|"; done; echo
+      for s in $(distinct latency system); do
+        printf "| %s |" "$s"
+        for r in $rates; do
+          printf " %s / %s | %s / %s |" "$(fmt "$(med latency "$s" "$r" append_p50_ms)" %.1f)" \
+            "$(fmt "$(med latency "$s" "$r" append_p99_ms)" %.1f)" \
+            "$(fmt "$(med latency "$s" "$r" fetch_p50_ms)" %.1f)" \
+            "$(fmt "$(med latency "$s" "$r" fetch_p99_ms)" %.1f)"
+        done
+        echo
+      done
+      echo
+    fi
   fi
 
   if [ -n "$(distinct scaling system)" ]; then

@@ -27,7 +27,9 @@
 #            transaction, stamped with the clock when it is inserted), and a consumer that
 #            reads the topic as the records arrive: p50 / p99 / p99.9 of insert-to-consumer, for
 #            relay-poll, relay-logical-json and debezium, each started and streaming (ten
-#            warm-up events seen in Kafka) before the load begins.
+#            warm-up events seen in Kafka) before the load begins; LATENCY_RUNS (3) runs of
+#            each, interleaved. The latency topics are stamped LogAppendTime by the broker,
+#            which splits each latency at the append (insert to append, append to consumer).
 #   scaling  relay-logical-json and relay-poll draining backlogs of SCALING_EVENTS (100000
 #            1000000 5000000) events; and one daemon with 1, 2 and 4 sources (SCALING_SOURCES),
 #            each its own outbox table, draining SOURCES_EVENTS (1,000,000) events in all,
@@ -55,6 +57,13 @@ AGGREGATES=${AGGREGATES:-10000}
 TX_EVENTS=${TX_EVENTS:-1000}
 LATENCY_RATES=${LATENCY_RATES:-1000 5000 10000}
 LATENCY_SECONDS=${LATENCY_SECONDS:-30}
+LATENCY_RUNS=${LATENCY_RUNS:-3}
+RELAY_KAFKA=${RELAY_KAFKA:-}    # more lines for the relay's kafka group, e.g. 'linger_ms = 1;'
+# The broker's JVM as Kafka's own kafka-server-start.sh runs it (KAFKA_HEAP_OPTS and
+# KAFKA_JVM_PERFORMANCE_OPTS of 3.9), not the tests' small serial-collector heap, whose 20-70 ms
+# pauses every few seconds showed up in every system's latency tail.
+export KAFKA_JVM_OPTS=${KAFKA_JVM_OPTS:--Xmx1G -Xms1G -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}
 SCALING_EVENTS=${SCALING_EVENTS:-100000 1000000 5000000}
 SCALING_SOURCES=${SCALING_SOURCES:-1 2 4}
 SOURCES_EVENTS=${SOURCES_EVENTS:-1000000}
@@ -70,7 +79,7 @@ SCHEMA=$BENCH_DIR/bench_event.avsc
 RELAY_TOPIC='bench.{source}.{aggregate_type}'
 
 mkdir -p "$BENCH_OUT"
-echo "phase,system,variant,run,events,ms,first_ms,events_per_s,steady_events_per_s,cpu_s,server_cpu_s,peak_rss_kb,count,p50_ms,p99_ms,p999_ms,offered,achieved" >"$CSV"
+echo "phase,system,variant,run,events,ms,first_ms,events_per_s,steady_events_per_s,cpu_s,server_cpu_s,peak_rss_kb,count,p50_ms,p99_ms,p999_ms,offered,achieved,append_p50_ms,append_p99_ms,fetch_p50_ms,fetch_p99_ms" >"$CSV"
 
 # csv FIELD=VALUE...: appends one line to the CSV, empty for the fields not given.
 csv() {
@@ -78,7 +87,8 @@ csv() {
   declare -A row=()
   for kv in "$@"; do row[${kv%%=*}]=${kv#*=}; done
   for f in phase system variant run events ms first_ms events_per_s steady_events_per_s cpu_s \
-           server_cpu_s peak_rss_kb count p50_ms p99_ms p999_ms offered achieved; do
+           server_cpu_s peak_rss_kb count p50_ms p99_ms p999_ms offered achieved \
+           append_p50_ms append_p99_ms fetch_p50_ms fetch_p99_ms; do
     line+="${row[$f]:-},"
   done
   echo "${line%,}" >>"$CSV"
@@ -148,10 +158,10 @@ topic_of() {  # topic_of SYSTEM AGGREGATE_TYPE
 relay_bench_conf() {
   local sys=$1 out=$2 extra="topic = \"$RELAY_TOPIC\"; ${3:-}"
   case $sys in
-    relay-poll) relay_conf -o "$out" -s poll -x "poll_interval_ms = 100; $extra" ;;
-    relay-logical-json) relay_conf -o "$out" -s lj -m logical -x "$extra" ;;
+    relay-poll) relay_conf -o "$out" -s poll -k "$RELAY_KAFKA" -x "poll_interval_ms = 100; $extra" ;;
+    relay-logical-json) relay_conf -o "$out" -s lj -m logical -k "$RELAY_KAFKA" -x "$extra" ;;
     relay-logical-avro)
-      relay_conf -o "$out" -s la -m logical \
+      relay_conf -o "$out" -s la -m logical -k "$RELAY_KAFKA" \
         -x "format = \"avro\"; framing = \"single-object\"; $extra" ;;
   esac
 }
@@ -354,31 +364,40 @@ phase_latency() {
   # to logical mode and Debezium, and nothing to poll mode. Commits are durable here, as in
   # production.
   latency_sync_commit on
+  local run
+  for (( run = 1; run <= LATENCY_RUNS; run++ )); do
   for rate in $LATENCY_RATES; do
     for sys in $LATENCY_SYSTEMS; do
-      type=l$rate
+      type=l${rate}r$run
       pg_sql "TRUNCATE outbox"
       slots_to_now
-      topic=$(topic_of "$sys" "$type"); warm=$(topic_of "$sys" "w$rate")
+      topic=$(topic_of "$sys" "$type"); warm=$(topic_of "$sys" "w${rate}r$run")
       kafka_create_topic "$topic"; kafka_create_topic "$warm"
+      # the broker's append time splits each latency in two (bench-consumer's append_/fetch_)
+      kafka_topic_config "$topic" message.timestamp.type=LogAppendTime
       [ "$sys" != debezium ] \
         || debezium_conf "$T/dbz" "$DBZ_SLOT" "$DBZ_PUB" bench.dbz. \
              "debezium.source.poll.interval.ms=${DEBEZIUM_POLL_MS:-10}
 ${DEBEZIUM_PROPERTIES:-}"
-      system_start "$sys" "latency-$rate"
+      system_start "$sys" "latency-$rate-$run"
       pg_sql "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-              SELECT 'w$rate', 'agg-' || g, 'BenchEvent', '{}' FROM generate_series(1, 10) g"
+              SELECT 'w${rate}r$run', 'agg-' || g, 'BenchEvent', '{}' FROM generate_series(1, 10) g"
       bench_consumer_count "$warm" 10 120 >/dev/null || fail "$sys: warm-up events not seen"
-      out=$T/latency-$sys-$rate
+      out=$T/latency-$sys-$rate-$run
       latency_run "$rate" "$LATENCY_SECONDS" "$type" "$topic" "$out"
       system_stop "$sys"
-      csv phase=latency system="$sys" variant="$rate" run=1 \
+      csv phase=latency system="$sys" variant="$rate" run="$run" \
         events="$(latency_field count "$out")" count="$(latency_field count "$out")" \
         p50_ms="$(latency_field p50_ms "$out")" p99_ms="$(latency_field p99_ms "$out")" \
         p999_ms="$(latency_field p999_ms "$out")" offered="$rate" \
-        achieved="$(latency_field achieved "$out")"
-      log "latency $sys at $rate/s: $(cat "$out")"
+        achieved="$(latency_field achieved "$out")" \
+        append_p50_ms="$(latency_field append_p50_ms "$out")" \
+        append_p99_ms="$(latency_field append_p99_ms "$out")" \
+        fetch_p50_ms="$(latency_field fetch_p50_ms "$out")" \
+        fetch_p99_ms="$(latency_field fetch_p99_ms "$out")"
+      log "latency $sys at $rate/s, run $run: $(cat "$out")"
     done
+  done
   done
   latency_sync_commit off
   [[ " $LATENCY_SYSTEMS " != *" debezium "* ]] \

@@ -436,9 +436,12 @@ pg_slot_lsn_ge() { pg_lsn_ge "$(pg_slot_lsn "$1")" "$2"; }
 
 # kafka_java ARGS...: runs a JVM with the Kafka jars and this broker's logging set-up.
 # KAFKA_EXEC=exec makes it replace the calling (sub)shell, so that `(KAFKA_EXEC=exec kafka_java
-# ...) &` leaves the JVM's own pid in $!.
+# ...) &` leaves the JVM's own pid in $!. KAFKA_JVM_OPTS: the heap and collector (small and
+# serial for the tests; the benchmarks use Kafka's own start-script settings).
 kafka_java() {
-  ${KAFKA_EXEC:-} java -Xmx512m -Xms256m -XX:+UseSerialGC -Djava.awt.headless=true \
+  # shellcheck disable=SC2086
+  ${KAFKA_EXEC:-} java ${KAFKA_JVM_OPTS:--Xmx512m -Xms256m -XX:+UseSerialGC} \
+    -Djava.awt.headless=true \
     -Dkafka.logs.dir="$KAFKA_DIR/logs" \
     -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
     -cp "$KAFKA_LIB/*" "$@"

@@ -33,9 +33,20 @@
  * prints on standard output
  *
  *     count=<messages> p50_ms=<ms> p99_ms=<ms> p999_ms=<ms> max_ms=<ms> missing_marker=<messages>
+ *     warmup=<messages>
  *
- * percentiles by nearest rank over every message that carries the marker, in ms with 2
- * decimals. RAW_FILE, if given, gets each latency in microseconds, one a line, in arrival order.
+ * warmup: the messages inserted within WARMUP_MS (-w, default 0) of the earliest insert seen,
+ * counted but left out of the figures, so that start-up costs do not count as latency under
+ * load. The figures are percentiles by nearest rank over every other message that carries the marker, in ms with 2
+ * decimals. RAW_FILE, if given, gets a line per message, in arrival order: the insert time (epoch
+ * µs), the latency (µs) and the part of it up to the broker's append (µs; -1 if not stamped).
+ * When the broker stamps the messages (the topic's message.timestamp.type = LogAppendTime), the
+ * line also splits the latency at that stamp (ms resolution, same clock):
+ *
+ *     append_p50_ms=<ms> append_p99_ms=<ms> fetch_p50_ms=<ms> fetch_p99_ms=<ms>
+ *
+ * "append" from the insert to the broker's append (database, decoding, the relay, the
+ * producer's batching and the Produce round trip), "fetch" from the append to this program.
  * Exits 0 when N messages arrived, 1 when it stopped short (idle timeout, SIGTERM/SIGINT: the
  * line is printed all the same) or could not start, 2 on a usage error.
  */
@@ -67,13 +78,15 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: bench-consumer count   -b BROKERS -t TOPIC -n N [-T TIMEOUT_S] [-i INTERVAL_MS]\n"
 		"       bench-consumer latency -b BROKERS -t TOPIC -n N [-T IDLE_TIMEOUT_S] [-o RAW_FILE]\n"
-		"                              [-m MARKER]\n"
+		"                              [-m MARKER] [-w WARMUP_MS]\n"
 		"  count    wait until the partitions' high watermarks of TOPIC sum to N; prints\n"
 		"           first_ms=... end_ms=... count=... (TIMEOUT_S default 900, INTERVAL_MS 20)\n"
 		"  latency  consume TOPIC from the beginning, \"ready\" on stderr once fetching; per\n"
 		"           message receive time minus the epoch-us integer after MARKER (default\n"
 		"           ts_us); prints count=... p50_ms=... p99_ms=... p999_ms=... max_ms=...\n"
-		"           missing_marker=... after N messages or IDLE_TIMEOUT_S (default 30) idle\n");
+		"           missing_marker=... after N messages or IDLE_TIMEOUT_S (default 30) idle;\n"
+		"           messages inserted within WARMUP_MS of the earliest are counted but not\n"
+		"           measured\n");
 }
 
 static int64_t
@@ -184,7 +197,7 @@ partition_count(rd_kafka_t *rk, const char *topic, long long timeout_ms)
 
 struct opts {
 	const char *brokers, *topic, *raw, *marker;
-	long long n, timeout_s, interval_ms;
+	long long n, timeout_s, interval_ms, warmup_ms;
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -340,8 +353,8 @@ cmd_latency(const struct opts *o)
 	rd_kafka_resp_err_t err;
 	char errstr[512], group[64];
 	FILE *raw = NULL;
-	int64_t *lat = NULL, idle_since, max_us = 0;
-	size_t n_lat = 0, cap = 0, missing = 0, count = 0, early = 0;
+	int64_t *lat = NULL, *app = NULL, *fet = NULL, idle_since, max_us = 0, first_ts = 0;
+	size_t n_lat = 0, cap = 0, n_app = 0, missing = 0, count = 0, early = 0, warming = 0;
 	int nparts, ready = 0, at_end = 0, rc = 1;
 	unsigned char *fetching = NULL;
 
@@ -382,7 +395,8 @@ cmd_latency(const struct opts *o)
 	idle_since = mono_ms();
 	while (count < (size_t)o->n && !got_signal) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-		int64_t now_us, ts;
+		int64_t now_us, ts = 0;
+		int has_ts;
 
 		if (!m) {
 			if (mono_ms() - idle_since >= o->timeout_s * 1000)
@@ -418,25 +432,41 @@ cmd_latency(const struct opts *o)
 		idle_since = mono_ms();
 		if (!ready)
 			early++;
-		if (m->payload && find_marker(m->payload, m->len, o->marker, &ts)) {
+		has_ts = m->payload && find_marker(m->payload, m->len, o->marker, &ts);
+		if (has_ts && (!first_ts || ts < first_ts))
+			first_ts = ts;	/* the earliest insert: where the warm-up starts */
+		if (has_ts && ts < first_ts + o->warmup_ms * 1000) {
+			warming++;
+		} else if (has_ts) {
 			int64_t l = now_us - ts;
+			rd_kafka_timestamp_type_t tstype;
+			int64_t append_ms = rd_kafka_message_timestamp(m, &tstype), to_app = -1;
 
 			if (n_lat == cap) {
-				int64_t *nl = realloc(lat, (cap ? cap * 2 : 65536) * sizeof(*lat));
+				size_t ncap = cap ? cap * 2 : 65536;
+				int64_t *nl = realloc(lat, ncap * sizeof(*lat));
+				int64_t *na = nl ? realloc(app, ncap * sizeof(*app)) : NULL;
+				int64_t *nf = na ? realloc(fet, ncap * sizeof(*fet)) : NULL;
 
-				if (!nl) {
+				lat = nl ? nl : lat;
+				app = na ? na : app;
+				fet = nf ? nf : fet;
+				if (!nf) {
 					fprintf(stderr, "bench-consumer: out of memory\n");
 					rd_kafka_message_destroy(m);
 					goto out;
 				}
-				lat = nl;
-				cap = cap ? cap * 2 : 65536;
+				cap = ncap;
 			}
 			lat[n_lat++] = l;
+			if (tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME && append_ms > 0) {
+				to_app = app[n_app] = append_ms * 1000 - ts;
+				fet[n_app++] = now_us - append_ms * 1000;
+			}
 			if (l > max_us || n_lat == 1)
 				max_us = l;
 			if (raw)
-				fprintf(raw, "%" PRId64 "\n", l);
+				fprintf(raw, "%" PRId64 " %" PRId64 " %" PRId64 "\n", ts, l, to_app);
 		} else {
 			missing++;
 		}
@@ -455,9 +485,17 @@ cmd_latency(const struct opts *o)
 		rc = 0;
 	if (lat)
 		qsort(lat, n_lat, sizeof(*lat), cmp_i64);
-	printf("count=%zu p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f missing_marker=%zu\n",
-	       count, rank_ms(lat, n_lat, 500), rank_ms(lat, n_lat, 990), rank_ms(lat, n_lat, 999),
-	       max_us / 1000.0, missing);
+	printf("count=%zu p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f missing_marker=%zu "
+	       "warmup=%zu", count, rank_ms(lat, n_lat, 500), rank_ms(lat, n_lat, 990),
+	       rank_ms(lat, n_lat, 999), max_us / 1000.0, missing, warming);
+	if (n_app) {
+		qsort(app, n_app, sizeof(*app), cmp_i64);
+		qsort(fet, n_app, sizeof(*fet), cmp_i64);
+		printf(" append_p50_ms=%.2f append_p99_ms=%.2f fetch_p50_ms=%.2f fetch_p99_ms=%.2f",
+		       rank_ms(app, n_app, 500), rank_ms(app, n_app, 990),
+		       rank_ms(fet, n_app, 500), rank_ms(fet, n_app, 990));
+	}
+	printf("\n");
 	fflush(stdout);
 out:
 	if (raw && fclose(raw) != 0) {
@@ -469,6 +507,8 @@ out:
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	free(lat);
+	free(app);
+	free(fet);
 	free(fetching);
 	return rc;
 }
@@ -489,7 +529,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	latency = strcmp(argv[1], "latency") == 0;
-	while ((opt = getopt(argc - 1, argv + 1, latency ? "b:t:n:T:o:m:" : "b:t:n:T:i:")) != -1) {
+	while ((opt = getopt(argc - 1, argv + 1, latency ? "b:t:n:T:o:m:w:" : "b:t:n:T:i:")) != -1) {
 		int ok = 1;
 
 		switch (opt) {
@@ -500,6 +540,7 @@ main(int argc, char **argv)
 		case 'n': ok = parse_ll(optarg, 1, INT64_MAX / 2, &o.n) == 0; break;
 		case 'T': ok = parse_ll(optarg, 1, 86400 * 7, &o.timeout_s) == 0; break;
 		case 'i': ok = parse_ll(optarg, 1, 60000, &o.interval_ms) == 0; break;
+		case 'w': ok = parse_ll(optarg, 0, 3600 * 1000, &o.warmup_ms) == 0; break;
 		default: ok = 0;
 		}
 		if (!ok) {

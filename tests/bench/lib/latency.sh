@@ -13,14 +13,16 @@
 # builds it as build/tools/bench-consumer, and the Makefile's TEST_ENV sets the variable).
 #
 #   latency_run RATE SECONDS TYPE TOPIC OUTFILE
-#       Latency under load: offered load RATE events/s for about SECONDS, from LATENCY_CLIENTS
+#       Latency under load: offered load RATE events/s for about SECONDS (after LATENCY_WARMUP,
+#       5 s, of the same load that is not measured), from LATENCY_CLIENTS
 #       (8) concurrent pgbench clients each inserting one event per transaction
 #       (tests/bench/latency.pgbench, -M prepared, aggregate type TYPE), and `bench-consumer
 #       latency` on TOPIC measuring, per message, the time from the insert to the consumer. The
 #       system under test (relay, Debezium) must already be running and TOPIC exist (empty)
 #       before the call.
 #       Writes one line to OUTFILE:
-#         count=N p50_ms=X p99_ms=X p999_ms=X max_ms=X missing_marker=N offered=RATE
+#         count=N p50_ms=X p99_ms=X p999_ms=X max_ms=X missing_marker=N warmup=N
+#         [append_p50_ms=X append_p99_ms=X fetch_p50_ms=X fetch_p99_ms=X] offered=RATE
 #         achieved=TPS lag_avg_ms=X lag_max_ms=X skipped=N kept_up=yes|no
 #       Returns 1 (OUTFILE written all the same) if fewer messages than events written arrived
 #       before the consumer's idle timeout (LATENCY_IDLE_TIMEOUT, 30 s); fails the test if
@@ -96,11 +98,15 @@ latency_run() {
   # the number of events written would vary from run to run, and the consumer has to know how
   # many to wait for. RATE*SECONDS is rounded up to a multiple of the clients; the run lasts
   # about SECONDS when pgbench keeps up, longer when it does not (reported below).
-  per_client=$(( (rate * secs + clients - 1) / clients ))
+  # The first LATENCY_WARMUP (5) seconds of the load are written and delivered but not measured
+  # (bench-consumer -w): pgbench's connections and first statements, the system's first records
+  # to a new topic and the broker's JIT are start-up costs, not latency under load.
+  local warmup=${LATENCY_WARMUP:-5}
+  per_client=$(( (rate * (secs + warmup) + clients - 1) / clients ))
   n=$(( per_client * clients ))
 
   "$BENCH_CONSUMER" latency -b "$KAFKA_BROKERS" -t "$topic" -n "$n" -T "$idle" \
-    -o "$T/$tag.raw" >"$T/$tag.summary" 2>"$T/$tag.consumer.log" &
+    -w "$(( warmup * 1000 ))" -o "$T/$tag.raw" >"$T/$tag.summary" 2>"$T/$tag.consumer.log" &
   pid=$!
   wait_for "bench-consumer latency on $topic ready" 60 latency_ready "$T/$tag.consumer.log" "$pid"
 
