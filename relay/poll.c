@@ -35,6 +35,13 @@ struct poll_source {
 	char *idbuf;		/* "{1,2,3}" for poll_mark */
 	size_t idbuf_cap;
 
+	/* Marks go over a connection of their own, without waiting: the server updates one batch
+	 * while this one reads and sends the next (see poll_mark). */
+	PGconn *mconn;
+	char mark_sql[1024];
+	size_t mark_pending;	/* rows in the mark sent and not yet answered */
+	unsigned long long marked;	/* rows whose mark was answered, for poll_take_marked */
+
 	char backlog_sql[1024];	/* poll_backlog's query, built by poll_connect */
 };
 
@@ -84,6 +91,12 @@ poll_disconnect(struct poll_source *ps)
 	if (ps->conn)
 		PQfinish(ps->conn);
 	ps->conn = NULL;
+	/* a mark still unanswered may or may not commit: either way its rows are safe (sent
+	 * again, or marked after their ack) */
+	if (ps->mconn)
+		PQfinish(ps->mconn);
+	ps->mconn = NULL;
+	ps->mark_pending = 0;
 	ps->locked = 0;
 	poll_rewind(ps);
 }
@@ -273,15 +286,14 @@ poll_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 	if (prepare(ps, "fetch", sql, errstr, errstr_size) != 0)
 		return -1;
 
+	/* prepared on the mark connection, when the first mark opens it */
 	if (src->on_publish == ON_PUBLISH_DELETE)
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ANY($1::int8[])",
+		snprintf(ps->mark_sql, sizeof(ps->mark_sql), "DELETE FROM %s WHERE %s = ANY($1::int8[])",
 			 ps->qualified, qid);
 	else
-		snprintf(sql, sizeof(sql),
+		snprintf(ps->mark_sql, sizeof(ps->mark_sql),
 			 "UPDATE %s SET %s = now() WHERE %s = ANY($1::int8[]) AND %s IS NULL",
 			 ps->qualified, qpub, qid, qpub);
-	if (prepare(ps, "mark", sql, errstr, errstr_size) != 0)
-		return -1;
 	poll_rewind(ps);
 	return 0;
 }
@@ -334,6 +346,10 @@ poll_fetch(struct poll_source *ps, size_t max_rows, int window_empty, char *errs
 	PQclear(ps->rows);
 	ps->rows = NULL;
 
+	/* Only with nothing in flight may a read go back over rows it read before (the fallback
+	 * mode's rescan, the NULL-txid cursor): the rows acked last must be marked by then. */
+	if (window_empty && poll_mark_settle(ps, errstr, errstr_size) != 0)
+		return -1;
 	if (ps->has_txid) {
 		if (!ps->snap_new) {
 			if (take_snapshot(ps, errstr, errstr_size) != 0)
@@ -432,16 +448,108 @@ poll_event_from(const PGresult *r, int i, struct outbox_event *ev)
 	ev->created_at_ms = created ? db_int8(created) : 0;
 }
 
+/* One statement of the mark session's set-up (param: its one text parameter, or NULL). */
+static int
+mark_setup(struct poll_source *ps, const char *sql, const char *param, char *errstr,
+	   size_t errstr_size)
+{
+	PGresult *res = PQexecParams(ps->mconn, sql, param ? 1 : 0, NULL, &param, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		return db_error(ps->mconn, res, "could not set up the mark session", errstr,
+				errstr_size);
+	PQclear(res);
+	return 0;
+}
+
+/* Opens the mark connection: autocommit, asynchronous commits, the mark statement prepared. */
+static int
+mark_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
+{
+	char server[300], own[96], mark_app[128];
+	const char *app;
+	PGresult *res;
+
+	if (!(ps->mconn = db_connect(ps->src, 0, server, sizeof(server), errstr, errstr_size)))
+		return -1;
+	/* told apart from the reading session in pg_stat_activity, unless the dsn names the
+	 * application itself */
+	snprintf(own, sizeof(own), "outbox-relay/%s", ps->src->name);
+	snprintf(mark_app, sizeof(mark_app), "%s/mark", own);
+	app = PQparameterStatus(ps->mconn, "application_name");
+	/* marks are idempotent hints, as on the reading session */
+	if (mark_setup(ps, "SET synchronous_commit = off", NULL, errstr, errstr_size) != 0 ||
+	    (app && strcmp(app, own) == 0 &&
+	     mark_setup(ps, "SELECT set_config('application_name', $1, false)", mark_app, errstr,
+			errstr_size) != 0))
+		goto fail;
+	res = PQprepare(ps->mconn, "mark", ps->mark_sql, 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_error(ps->mconn, res, "could not prepare the mark statement", errstr, errstr_size);
+		goto fail;
+	}
+	PQclear(res);
+	return 0;
+fail:
+	PQfinish(ps->mconn);
+	ps->mconn = NULL;
+	return -1;
+}
+
+int
+poll_mark_settle(struct poll_source *ps, char *errstr, size_t errstr_size)
+{
+	PGresult *res;
+	int ok = 1;
+
+	if (!ps->mark_pending)
+		return 0;
+	/* every result of the one statement, then NULL; the first error is the one reported */
+	while ((res = PQgetResult(ps->mconn))) {
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK) {
+			ok = 0;
+			db_error(ps->mconn, res, "could not mark published rows", errstr, errstr_size);
+			continue;	/* db_error cleared it */
+		}
+		PQclear(res);
+	}
+	if (ok && PQstatus(ps->mconn) != CONNECTION_OK) {
+		ok = 0;
+		db_error(ps->mconn, NULL, "could not mark published rows", errstr, errstr_size);
+	}
+	if (!ok) {
+		PQfinish(ps->mconn);	/* opened again by the next session's first mark */
+		ps->mconn = NULL;
+		ps->mark_pending = 0;
+		return -1;
+	}
+	ps->marked += ps->mark_pending;
+	ps->mark_pending = 0;
+	return 0;
+}
+
+unsigned long long
+poll_take_marked(struct poll_source *ps)
+{
+	unsigned long long n = ps->marked;
+
+	ps->marked = 0;
+	return n;
+}
+
 int
 poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errstr,
 	  size_t errstr_size)
 {
 	const char *params[1];
 	size_t need = 3 + n * 21, len = 0;
-	PGresult *res;
 
 	if (n == 0)
 		return 0;
+	if (poll_mark_settle(ps, errstr, errstr_size) != 0)
+		return -1;
+	if (!ps->mconn && mark_connect(ps, errstr, errstr_size) != 0)
+		return -1;
 	if (need > ps->idbuf_cap) {
 		char *b = realloc(ps->idbuf, need);
 
@@ -461,10 +569,13 @@ poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errstr,
 	ps->idbuf[len++] = '}';
 	ps->idbuf[len] = '\0';
 	params[0] = ps->idbuf;
-	res = PQexecPrepared(ps->conn, "mark", 1, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return fail(ps, res, "could not mark published rows", errstr, errstr_size);
-	PQclear(res);
+	if (!PQsendQueryPrepared(ps->mconn, "mark", 1, params, NULL, NULL, 0)) {
+		db_error(ps->mconn, NULL, "could not mark published rows", errstr, errstr_size);
+		PQfinish(ps->mconn);
+		ps->mconn = NULL;
+		return -1;
+	}
+	ps->mark_pending = n;
 	return 0;
 }
 

@@ -73,11 +73,21 @@ size_t poll_select_list(const struct conf_source *src, char *buf, size_t size);
 void poll_event_from(const PGresult *r, int i, struct outbox_event *ev);
 
 /*
- * Marks rows published (sets published_at, or deletes them with on_publish = "delete").
- * Returns 0, or -1 with errstr.
+ * Marks rows published (sets published_at, or deletes them with on_publish = "delete"), over a
+ * second connection of the source's, opened by the first mark: the statement is sent and not
+ * waited for, so that the server marks one batch while the pipeline reads and sends the next.
+ * Each call first waits for the previous mark's answer (poll_mark_settle). Returns 0, or -1
+ * with errstr (this mark or the previous one failed; the session must end).
  */
 int poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errstr,
 	      size_t errstr_size);
+
+/* Waits for the answer to the mark in progress, if any. Returns 0, or -1 with errstr. poll_fetch
+ * calls it whenever nothing is in flight, before it may read rows it has read before. */
+int poll_mark_settle(struct poll_source *ps, char *errstr, size_t errstr_size);
+
+/* Rows whose marks were answered since the last call (for the published counter). */
+unsigned long long poll_take_marked(struct poll_source *ps);
 
 /* Forgets what was read: the next fetch starts over from every unpublished row. Call only when
  * nothing is in flight. */

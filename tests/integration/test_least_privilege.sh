@@ -57,9 +57,13 @@ wait_for "200 rows marked by lp_poll" 60 pg_all_marked
 relay_stop
 verify_outbox --expect-all-marked
 
-# the relay's statements name the table and its columns quoted
-grep -E "outbox-relay/lppoll (LOG|ERROR|STATEMENT): +(statement|execute)" "$PG_DIR/postgresql.log" \
-  | sed 's/^.*outbox-relay\/lppoll //' >"$T/statements.log" || true
+# the relay's statements name the table and its columns quoted (the marks come from its
+# marking session, outbox-relay/lppoll/mark)
+grep -E "outbox-relay/lppoll(/mark)? (LOG|ERROR|STATEMENT): +(statement|execute)" \
+  "$PG_DIR/postgresql.log" | sed -E 's/^.*outbox-relay\/lppoll(\/mark)? //' >"$T/statements.log" \
+  || true
+grep -q "outbox-relay/lppoll/mark " "$PG_DIR/postgresql.log" \
+  || fail "no statement from the relay's marking session (outbox-relay/lppoll/mark)"
 [ -s "$T/statements.log" ] || fail "no statements of the relay in the server log"
 grep -q 'FROM "public"\."outbox"' "$T/statements.log" || fail "no quoted FROM \"public\".\"outbox\""
 grep -q 'UPDATE "public"\."outbox" SET "published_at"' "$T/statements.log" \

@@ -64,6 +64,9 @@ wait_for "/readyz 200" 30 http_is 200 "http://127.0.0.1:$METRICS_PORT/readyz"
   || fail "the poll relay has a backend without TLS (or none): $(pg_admin_sql \
        "SELECT a.pid, a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
         WHERE application_name LIKE 'outbox-relay%'")"
+# the reading session and the marking session (outbox-relay/tlspoll/mark), both encrypted
+[ "$(pg_backend_ssl_count outbox-relay/tlspoll)" -ge 2 ] \
+  || fail "the poll relay's marking session is missing or not over TLS"
 log "poll relay backends over TLS: $(pg_backend_ssl_count outbox-relay/tlspoll), as $(pg_admin_sql \
      "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
       WHERE application_name = 'outbox-relay/tlspoll'")"

@@ -196,17 +196,18 @@ pg_as_role() {
 }
 
 # pg_backend_ssl APPNAME: prints "t" when the server has backends with application_name APPNAME
+# or APPNAME/... (a poll source's mark session)
 # (walsenders included) and every one of them runs over TLS, "f" when one does not, nothing
 # when there is none.
 pg_backend_ssl() {
   pg_admin_sql "SELECT bool_and(s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
-                WHERE a.application_name = '$1' HAVING count(*) > 0"
+                WHERE (a.application_name = '$1' OR a.application_name LIKE '$1/%') HAVING count(*) > 0"
 }
 
-# pg_backend_ssl_count APPNAME: the number of TLS backends with application_name APPNAME.
+# pg_backend_ssl_count APPNAME: the number of TLS backends with application_name APPNAME[/...].
 pg_backend_ssl_count() {
   pg_admin_sql "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
-                WHERE a.application_name = '$1' AND s.ssl"
+                WHERE (a.application_name = '$1' OR a.application_name LIKE '$1/%') AND s.ssl"
 }
 
 # ---------------------------------------------------------------------------------------------
