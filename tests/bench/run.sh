@@ -39,9 +39,13 @@
 # tables of medians, as in README "Performance") and, with gnuplot, drain.png, latency.png and
 # scaling.png (tests/bench/report.sh makes these from the CSV, and can be run on its own).
 #
-#   make bench                                   # everything, about 45 minutes on 2 cores
+# The database runs with the harness's settings (fsync off, shared_buffers 128MB) plus PG_CONF,
+# and the outbox tables without autovacuum unless OUTBOX_AUTOVACUUM=true.
+#
+#   make bench                                   # everything, 27-45 minutes on 2 cores
 #   PHASES=drain RUNS=1 EVENTS=100000 bash tests/bench/run.sh
 #   SYSTEMS="relay-logical-json pg_recvlogical" PHASES=drain bash tests/bench/run.sh
+#   PHASES=scaling SCALING_SOURCES= PG_CONF='shared_buffers = 1GB' make bench
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../lib/harness.sh"
@@ -65,6 +69,10 @@ RELAY_KAFKA=${RELAY_KAFKA:-}    # more lines for the relay's kafka group, e.g. '
 export KAFKA_JVM_OPTS=${KAFKA_JVM_OPTS:--Xmx1G -Xms1G -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}
 SCALING_EVENTS=${SCALING_EVENTS:-100000 1000000 5000000}
+# the outbox tables' autovacuum (off: its ANALYZE and VACUUM records would be WAL in the middle
+# of a logical drain) and more postgresql.conf lines (e.g. PG_CONF='shared_buffers = 1GB')
+OUTBOX_AUTOVACUUM=${OUTBOX_AUTOVACUUM:-false}
+PG_CONF=${PG_CONF:-}
 SCALING_SOURCES=${SCALING_SOURCES:-1 2 4}
 SOURCES_EVENTS=${SOURCES_EVENTS:-1000000}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-1800}
@@ -220,11 +228,15 @@ setup() {
   relay_require
   debezium_fetch
   pg_start
+  if [ -n "$PG_CONF" ]; then
+    printf '%s\n' "$PG_CONF" >>"$PG_DIR/data/postgresql.conf"
+    pg_restart
+  fi
   kafka_start
   pg_migrate
   # autovacuum would analyze the table right after a load: WAL after the last COMMIT that every
   # logical reader would have to pass
-  pg_sql "ALTER TABLE outbox SET (autovacuum_enabled = false)"
+  pg_sql "ALTER TABLE outbox SET (autovacuum_enabled = $OUTBOX_AUTOVACUUM)"
   relay_bench_conf relay-logical-avro "$T/schema.conf"
   "$OUTBOX_RELAY" schema add -c "$T/schema.conf" --event-type BenchEvent "$SCHEMA" >/dev/null
   local sys
@@ -435,7 +447,7 @@ phase_scaling() {
     per=$(( SOURCES_EVENTS / k ))
     for i in $(seq 1 "$k"); do
       pg_migrate --table "outbox_s$i"
-      pg_sql "TRUNCATE outbox_s$i; ALTER TABLE outbox_s$i SET (autovacuum_enabled = false)"
+      pg_sql "TRUNCATE outbox_s$i; ALTER TABLE outbox_s$i SET (autovacuum_enabled = $OUTBOX_AUTOVACUUM)"
     done
     for mode in logical poll; do
       # logical sources create their slots on a first start, before the load
