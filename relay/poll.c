@@ -83,6 +83,19 @@ poll_rewind(struct poll_source *ps)
 	ps->pass_done = 1;
 }
 
+/* Closes the mark connection (opened again by the next mark), forgetting an unanswered mark:
+ * it may or may not commit, and either way its rows are safe (sent again, or marked after their
+ * ack). Returns -1, for the error paths. */
+static int
+mark_close(struct poll_source *ps)
+{
+	if (ps->mconn)
+		PQfinish(ps->mconn);
+	ps->mconn = NULL;
+	ps->mark_pending = 0;
+	return -1;
+}
+
 void
 poll_disconnect(struct poll_source *ps)
 {
@@ -91,12 +104,7 @@ poll_disconnect(struct poll_source *ps)
 	if (ps->conn)
 		PQfinish(ps->conn);
 	ps->conn = NULL;
-	/* a mark still unanswered may or may not commit: either way its rows are safe (sent
-	 * again, or marked after their ack) */
-	if (ps->mconn)
-		PQfinish(ps->mconn);
-	ps->mconn = NULL;
-	ps->mark_pending = 0;
+	mark_close(ps);
 	ps->locked = 0;
 	poll_rewind(ps);
 }
@@ -491,9 +499,7 @@ mark_connect(struct poll_source *ps, char *errstr, size_t errstr_size)
 	PQclear(res);
 	return 0;
 fail:
-	PQfinish(ps->mconn);
-	ps->mconn = NULL;
-	return -1;
+	return mark_close(ps);
 }
 
 int
@@ -517,12 +523,8 @@ poll_mark_settle(struct poll_source *ps, char *errstr, size_t errstr_size)
 		ok = 0;
 		db_error(ps->mconn, NULL, "could not mark published rows", errstr, errstr_size);
 	}
-	if (!ok) {
-		PQfinish(ps->mconn);	/* opened again by the next session's first mark */
-		ps->mconn = NULL;
-		ps->mark_pending = 0;
-		return -1;
-	}
+	if (!ok)
+		return mark_close(ps);
 	ps->marked += ps->mark_pending;
 	ps->mark_pending = 0;
 	return 0;
@@ -571,9 +573,7 @@ poll_mark(struct poll_source *ps, const long long *ids, size_t n, char *errstr,
 	params[0] = ps->idbuf;
 	if (!PQsendQueryPrepared(ps->mconn, "mark", 1, params, NULL, NULL, 0)) {
 		db_error(ps->mconn, NULL, "could not mark published rows", errstr, errstr_size);
-		PQfinish(ps->mconn);
-		ps->mconn = NULL;
-		return -1;
+		return mark_close(ps);
 	}
 	ps->mark_pending = n;
 	return 0;
